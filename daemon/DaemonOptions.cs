@@ -1,0 +1,123 @@
+using System.Net;
+
+namespace Ambient.Daemon;
+
+/// <summary>Command-line settings of one daemon process, parsed and validated once at start-up.</summary>
+public sealed record DaemonOptions
+{
+    /// <summary>The YAML config file; null means the embedded default (deploy/local/ambient.yaml).</summary>
+    public string? ConfigPath { get; init; }
+    /// <summary>Which node this daemon runs on: it serves the workloads the config places on it.</summary>
+    public string Node { get; init; } = "local";
+    /// <summary>Explicit local mode: serve only these workloads ("namespace/name"), whatever their node.</summary>
+    public IReadOnlyList<string> Workloads { get; init; } = [];
+    public string StateDirectory { get; init; } = DefaultStateDirectory();
+    public string? CaCertPath { get; init; }
+    public string? CaKeyPath { get; init; }
+    public IPEndPoint? ReadinessEndpoint { get; init; } = new(IPAddress.Any, 15021);
+    public int OutboundPort { get; init; } = 15001;
+    public int InboundPlaintextPort { get; init; } = 15006;
+    public int HbonePort { get; init; } = 15008;
+    /// <summary>SOCKS5 outbound port for hosts without interception; 0 disables it.</summary>
+    public int Socks5Port { get; init; } = 15080;
+    public string LogLevel { get; init; } = "info";
+    public string LogFormat { get; init; } = "json";
+
+    public static string DefaultStateDirectory()
+        => Environment.UserName == "root" || Environment.GetEnvironmentVariable("HOME") is not { Length: > 0 } home
+            ? "/var/lib/ambient"
+            : Path.Combine(home, ".local", "state", "ambient");
+
+    public const string Usage = """
+        ambient-daemon — the Ambient node proxy.
+
+        Carries the TCP traffic of this node's mesh workloads inside HBONE tunnels (HTTP/2 CONNECT over
+        mutual TLS with SPIFFE identities). Without a cluster it reads workloads, services and policies
+        from a local YAML file and reloads it when it changes.
+
+        Usage: ambient-daemon [options]
+
+        Options:
+          --config PATH          Local config file (YAML). Default: the embedded default config
+                                 (the same as deploy/local/ambient.yaml).
+          --node NAME            Serve the workloads placed on this node. Default: local
+          --workload NS/NAME     Explicit local mode: serve this workload (repeatable), whatever its node.
+          --state-dir DIR        Where the mesh CA is created on first start. Default: /var/lib/ambient
+                                 as root, else ~/.local/state/ambient
+          --ca-cert PATH         Use this CA certificate (PEM) instead of the state directory's.
+          --ca-key PATH          The CA private key (PEM) for --ca-cert.
+          --readiness ADDR:PORT  Readiness endpoint (GET /healthz/ready). Default: 0.0.0.0:15021; "off" disables.
+          --outbound-port N      Captured outbound listener per workload. Default: 15001
+          --inbound-port N       Inbound plaintext listener per workload. Default: 15006
+          --hbone-port N         HBONE listener per workload. Default: 15008
+          --socks5-port N        SOCKS5 outbound listener per workload (no interception needed). Default: 15080; 0 disables
+          --log-level LEVEL      trace, debug, info, warn, error. Default: info
+          --log-format FORMAT    json or text. Default: json
+          -h, --help             Show this help.
+
+        Exit codes: 0 stopped normally, 1 runtime failure, 2 bad command line or configuration.
+        """;
+
+    /// <summary>Parses argv; throws <see cref="ArgumentException"/> naming the offending option.</summary>
+    public static DaemonOptions Parse(string[] args, out bool help)
+    {
+        help = false;
+        var o = new DaemonOptions();
+        var workloads = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            string Value()
+            {
+                if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                    throw new ArgumentException($"{arg} needs a value");
+                return args[++i];
+            }
+            switch (arg)
+            {
+                case "-h" or "--help": help = true; return o;
+                case "--config": o = o with { ConfigPath = Value() }; break;
+                case "--node": o = o with { Node = Value() }; break;
+                case "--workload":
+                    var w = Value();
+                    if (w.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
+                        throw new ArgumentException($"--workload '{w}' must be NAMESPACE/NAME");
+                    workloads.Add(w);
+                    break;
+                case "--state-dir": o = o with { StateDirectory = Value() }; break;
+                case "--ca-cert": o = o with { CaCertPath = Value() }; break;
+                case "--ca-key": o = o with { CaKeyPath = Value() }; break;
+                case "--readiness":
+                    var r = Value();
+                    o = o with { ReadinessEndpoint = r == "off" ? null : IPEndPoint.TryParse(r, out var ep) && ep.Port != 0 ? ep : throw new ArgumentException($"--readiness '{r}' is not ADDRESS:PORT or off") };
+                    break;
+                case "--outbound-port": o = o with { OutboundPort = Port(arg, Value(), allowZero: true) }; break;
+                case "--inbound-port": o = o with { InboundPlaintextPort = Port(arg, Value(), allowZero: true) }; break;
+                case "--hbone-port": o = o with { HbonePort = Port(arg, Value(), allowZero: false) }; break;
+                case "--socks5-port": o = o with { Socks5Port = Port(arg, Value(), allowZero: true) }; break;
+                case "--log-level":
+                    var level = Value().ToLowerInvariant();
+                    if (level is not ("trace" or "debug" or "info" or "warn" or "error"))
+                        throw new ArgumentException($"--log-level '{level}' is not one of trace, debug, info, warn, error");
+                    o = o with { LogLevel = level };
+                    break;
+                case "--log-format":
+                    var format = Value().ToLowerInvariant();
+                    if (format is not ("json" or "text"))
+                        throw new ArgumentException($"--log-format '{format}' is not json or text");
+                    o = o with { LogFormat = format };
+                    break;
+                default:
+                    throw new ArgumentException($"unknown option '{arg}' (see --help)");
+            }
+        }
+        if ((o.CaCertPath is null) != (o.CaKeyPath is null))
+            throw new ArgumentException("--ca-cert and --ca-key must be given together");
+        return o with { Workloads = workloads };
+    }
+
+    private static int Port(string name, string value, bool allowZero)
+        => int.TryParse(value, out int p) && p >= (allowZero ? 0 : 1) && p <= 65535
+            ? p
+            : throw new ArgumentException($"{name} '{value}' is not a port number");
+}

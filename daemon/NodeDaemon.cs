@@ -1,0 +1,185 @@
+using System.Net;
+using System.Net.Sockets;
+using Ambient.Config;
+using Ambient.Daemon.Net;
+using Ambient.Daemon.Proxy;
+using Ambient.Hbone;
+using Ambient.Identity;
+using Microsoft.Extensions.Logging;
+
+namespace Ambient.Daemon;
+
+/// <summary>
+/// The node proxy process: loads the config (and keeps reloading it), holds the mesh CA and workload
+/// certificates, and runs the listeners of every workload it serves, adjusting them as the config changes.
+/// </summary>
+public sealed class NodeDaemon : IAsyncDisposable
+{
+    private readonly DaemonOptions _options;
+    private readonly ILoggerFactory _logs;
+    private readonly ILogger _log;
+    private readonly Dictionary<string, WorkloadListeners> _served = new();
+    private readonly SemaphoreSlim _reconcile = new(1, 1);
+    private ProxyContext? _context;
+    private ConfigFileWatcher? _watcher;
+    private ReadinessServer? _readiness;
+    private MeshCa? _ca;
+    private volatile bool _ready;
+
+    public NodeDaemon(DaemonOptions options, ILoggerFactory logs)
+    {
+        _options = options;
+        _logs = logs;
+        _log = logs.CreateLogger("daemon");
+    }
+
+    public bool IsReady => _ready;
+    public ConfigStore? Config => _context?.Config;
+
+    /// <summary>Starts everything; throws <see cref="DaemonStartException"/> for a bad config or unusable CA/addresses.</summary>
+    public async Task StartAsync()
+    {
+        await WarmUpSocketEngineAsync().ConfigureAwait(false);
+
+        var store = new ConfigStore();
+        ConfigLoadResult initial;
+        if (_options.ConfigPath is { } path)
+        {
+            _watcher = new ConfigFileWatcher(path, store, _logs.CreateLogger("config"));
+            initial = _watcher.Start();
+        }
+        else
+        {
+            initial = ConfigLoader.LoadEmbeddedDefault(1);
+            if (initial.Ok)
+                store.Update(initial.Config!);
+        }
+        if (!initial.Ok)
+            throw new DaemonStartException("invalid configuration:" + string.Concat(initial.Errors.Select(e => "\n  " + e)));
+        var snapshot = store.Current;
+        _log.LogInformation("config loaded from {Source}: {Workloads} workloads, {Services} services, {Policies} policies, generation {Generation}",
+            _options.ConfigPath ?? "embedded default", snapshot.Config.Workloads.Length, snapshot.Config.Services.Length,
+            snapshot.Config.AuthorizationPolicies.Length + snapshot.Config.PeerAuthentications.Length, snapshot.Generation);
+
+        try
+        {
+            _ca = _options.CaCertPath is not null
+                ? MeshCa.Load(_options.CaCertPath, _options.CaKeyPath!)
+                : MeshCa.LoadOrCreate(_options.StateDirectory, _logs.CreateLogger("ca"));
+        }
+        catch (Exception e) when (e is MeshCaException or IOException or UnauthorizedAccessException)
+        {
+            throw new DaemonStartException($"mesh CA unusable: {e.Message}");
+        }
+        var certificates = new CertificateManager(new LocalCaIssuer(_ca, snapshot.TrustDomain), _logs.CreateLogger("certificates"));
+        _context = new ProxyContext
+        {
+            Config = store,
+            Certificates = certificates,
+            Root = _ca.RootCertificate,
+            Options = _options,
+            Logs = _logs,
+        };
+        _context.Hbone = new HboneClient(new HboneClientOptions { Logger = _logs.CreateLogger("hbone") }, _context.ClientTlsAsync);
+
+        await ReconcileAsync(snapshot, throwOnError: true).ConfigureAwait(false);
+        store.Changed += (_, e) => _ = ReconcileAsync(e.Current, throwOnError: false);
+
+        if (_options.ReadinessEndpoint is { } readiness)
+        {
+            _readiness = new ReadinessServer(readiness, () => _ready, _logs.CreateLogger("readiness"));
+            try { _readiness.Start(); }
+            catch (SocketException e) { throw new DaemonStartException($"cannot listen on {readiness} for readiness: {e.SocketErrorCode}"); }
+        }
+        _ready = true;
+        _log.LogInformation("ready: serving {Count} workloads on node {Node}", _served.Count, _options.Node);
+    }
+
+    /// <summary>
+    /// Brings the served set in line with the config: listeners for new local workloads, none for removed ones,
+    /// rebinding when an address changed.
+    /// </summary>
+    private async Task ReconcileAsync(MeshSnapshot snapshot, bool throwOnError)
+    {
+        await _reconcile.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var wanted = new Dictionary<string, Workload>();
+            foreach (var w in snapshot.Config.Workloads)
+                if (_options.Workloads.Count > 0 ? _options.Workloads.Contains($"{w.Namespace}/{w.Name}") : w.Node == _options.Node)
+                    wanted[w.Uid] = w;
+            if (_options.Workloads.Count > 0)
+                foreach (var name in _options.Workloads)
+                    if (!wanted.Values.Any(w => $"{w.Namespace}/{w.Name}" == name))
+                        _log.LogWarning("--workload {Workload} is not in the config", name);
+
+            foreach (var (uid, listeners) in _served.ToArray())
+            {
+                if (wanted.TryGetValue(uid, out var w) && w.Addresses[0].Equals(listeners.Address))
+                {
+                    listeners.Update(w);
+                    continue;
+                }
+                await listeners.DisposeAsync().ConfigureAwait(false);
+                _served.Remove(uid);
+                _log.LogInformation("stopped serving workload {Workload}", uid);
+            }
+            foreach (var (uid, w) in wanted)
+            {
+                if (_served.ContainsKey(uid))
+                    continue;
+                var listeners = new WorkloadListeners(_context!, w);
+                try
+                {
+                    await listeners.StartAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is IOException or CertificateUnavailableException)
+                {
+                    if (throwOnError)
+                        throw new DaemonStartException($"workload {w.Namespace}/{w.Name}: {e.Message}");
+                    _log.LogError("cannot serve workload {Workload}: {Error}", uid, e.Message);
+                    continue;
+                }
+                _served[uid] = listeners;
+                _log.LogInformation("serving workload {Workload} ({Identity}) on {Address}", uid, w.Identity, w.Addresses[0]);
+            }
+        }
+        finally
+        {
+            _reconcile.Release();
+        }
+    }
+
+    /// <summary>
+    /// Runs one socket operation before anything else so the runtime's socket engine starts in the host network
+    /// namespace (DESIGN.md §8): later in-pod threads must not be where it is born.
+    /// </summary>
+    private static async Task WarmUpSocketEngineAsync()
+    {
+        using var a = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        a.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        a.Listen(1);
+        using var b = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await b.ConnectAsync(a.LocalEndPoint!).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _ready = false;
+        _watcher?.Dispose();
+        if (_readiness is not null)
+            await _readiness.DisposeAsync().ConfigureAwait(false);
+        foreach (var l in _served.Values)
+            await l.DisposeAsync().ConfigureAwait(false);
+        _served.Clear();
+        if (_context is not null)
+        {
+            await _context.Hbone.DisposeAsync().ConfigureAwait(false);
+            await _context.Certificates.DisposeAsync().ConfigureAwait(false);
+        }
+        _ca?.Dispose();
+    }
+}
+
+/// <summary>The daemon cannot start; the message says why and what to fix.</summary>
+public sealed class DaemonStartException(string message) : Exception(message);

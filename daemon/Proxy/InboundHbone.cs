@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Ambient.Authorization;
+using Ambient.Hbone;
+using Microsoft.Extensions.Logging;
+
+namespace Ambient.Daemon.Proxy;
+
+/// <summary>
+/// Serves HBONE streams arriving for the local workloads: validate the CONNECT, check the target is the address
+/// the peer dialled, authorize the peer identity, dial the application, and only then answer 200 and relay.
+/// Answers: 400 bad request, 401 denied by policy, 503 upstream unreachable (DESIGN.md §3).
+/// </summary>
+public sealed class InboundHbone(ProxyContext context)
+{
+    private readonly ILogger _log = context.Logs.CreateLogger("inbound");
+
+    public async Task HandleAsync(HboneRequest request)
+    {
+        var started = Stopwatch.GetTimestamp();
+        long sent = 0, received = 0;
+        string? error = null;
+        string? destinationName = null;
+        int status = 200;
+        var snapshot = context.Config.Current;
+        try
+        {
+            if (request.Method != "CONNECT")
+            {
+                (status, error) = (400, $"method {request.Method} is not CONNECT");
+                return;
+            }
+            if (request.Target is null)
+            {
+                (status, error) = (400, $":authority '{request.Authority}' is not an ip:port");
+                return;
+            }
+            if (!request.Target.Address.Equals(request.LocalEndPoint.Address))
+            {
+                (status, error) = (400, $":authority address {request.Target.Address} is not the address dialled ({request.LocalEndPoint.Address})");
+                return;
+            }
+            var destination = snapshot.WorkloadByAddress(request.Target.Address);
+            if (destination is null)
+            {
+                (status, error) = (400, $"no workload has address {request.Target.Address}");
+                return;
+            }
+            destinationName = $"{destination.Namespace}/{destination.Name}";
+            var source = request.OriginalClient?.Address ?? request.RemoteEndPoint.Address;
+            var facts = new ConnectionFacts(request.PeerIdentity, source, destination, request.Target.Address, request.Target.Port);
+            var decision = L4Authorizer.Evaluate(snapshot.PoliciesFor(destination), facts);
+            if (!decision.Allowed)
+            {
+                (status, error) = (401, decision.Reason);
+                _log.LogWarning("connection from {Identity} ({Source}) to {Destination} {Target} denied: {Reason}",
+                    request.PeerIdentity, source, destinationName, request.Target, decision.Reason);
+                return;
+            }
+            using var upstream = new Socket(request.Target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await upstream.ConnectAsync(request.Target, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            {
+                (status, error) = (503, e is SocketException s ? $"upstream {request.Target}: {s.SocketErrorCode}" : $"upstream {request.Target}: connect timed out");
+                return;
+            }
+            await request.RespondAsync(200).ConfigureAwait(false);
+            var result = await TunnelRelay.RunAsync(upstream, request.Stream).ConfigureAwait(false);
+            // Relay counts from the upstream socket's view: bytes to the tunnel are the response.
+            (received, sent, error) = (result.BytesFromTunnel, result.BytesToTunnel, result.Error);
+        }
+        finally
+        {
+            if (status != 200)
+            {
+                try { await request.RespondAsync(status).ConfigureAwait(false); }
+                catch (Exception e) when (e is IOException or InvalidOperationException) { }
+            }
+            context.AccessLog.LogInformation(
+                "connection complete direction={Direction} src.addr={SourceAddress} src.identity={SourceIdentity} dst.addr={DestinationAddress} dst.workload={DestinationWorkload} status={Status} bytes_sent={BytesSent} bytes_recv={BytesReceived} duration_ms={DurationMs} error={Error}",
+                "inbound", request.OriginalClient ?? request.RemoteEndPoint, request.PeerIdentity, request.Target?.ToString() ?? request.Authority,
+                destinationName, status, sent, received, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, error);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Ambient.Authorization;
+using Ambient.Config;
+using Ambient.Daemon.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Ambient.Daemon.Proxy;
+
+/// <summary>
+/// Plaintext connections redirected to 15006 from clients outside the mesh. STRICT PeerAuthentication refuses
+/// them; otherwise they are authorized with no identity and delivered to the application.
+/// </summary>
+public sealed class InboundPlaintext(ProxyContext context)
+{
+    public async Task HandleAsync(Socket client, Workload workload)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var remote = (IPEndPoint)client.RemoteEndPoint!;
+        var target = OriginalDestination.Get(client);
+        string? error = null;
+        long sent = 0, received = 0;
+        try
+        {
+            if (target is null)
+            {
+                error = "not a redirected connection (no original destination)";
+                return;
+            }
+            var snapshot = context.Config.Current;
+            var destination = snapshot.WorkloadByAddress(target.Address) ?? workload;
+            if (PeerAuthenticationMode(snapshot, destination, target.Port) == MtlsMode.Strict)
+            {
+                error = "plaintext refused: PeerAuthentication is STRICT";
+                return;
+            }
+            var decision = L4Authorizer.Evaluate(snapshot.PoliciesFor(destination), new ConnectionFacts(null, remote.Address, destination, target.Address, target.Port));
+            if (!decision.Allowed)
+            {
+                error = decision.Reason;
+                return;
+            }
+            using var upstream = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+                await upstream.ConnectAsync(target, timeout.Token).ConfigureAwait(false);
+            var result = await SocketRelay.RunAsync(client, upstream).ConfigureAwait(false);
+            (sent, received, error) = (result.BytesToTunnel, result.BytesFromTunnel, result.Error);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            error = e.Message;
+        }
+        finally
+        {
+            client.Dispose();
+            context.AccessLog.LogInformation(
+                "connection complete direction={Direction} src.addr={SourceAddress} dst.addr={DestinationAddress} dst.workload={DestinationWorkload} bytes_sent={BytesSent} bytes_recv={BytesReceived} duration_ms={DurationMs} error={Error}",
+                "inbound_plaintext", remote, target, $"{workload.Namespace}/{workload.Name}", sent, received,
+                (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, error);
+        }
+    }
+
+    /// <summary>Workload-selected policy beats namespace beats root namespace; port-level beats workload-level.</summary>
+    public static MtlsMode PeerAuthenticationMode(MeshSnapshot snapshot, Workload workload, int port)
+    {
+        MtlsMode mode = MtlsMode.Unset;
+        int rank = -1;
+        foreach (var pa in snapshot.PeerAuthenticationsFor(workload))
+        {
+            int r = pa.Selector is not null ? 2 : pa.Namespace == workload.Namespace ? 1 : 0;
+            var m = pa.PortLevelMtls.TryGetValue(port, out var pm) && pm != MtlsMode.Unset ? pm : pa.Mtls;
+            if (r > rank && m != MtlsMode.Unset)
+                (mode, rank) = (m, r);
+        }
+        return mode == MtlsMode.Unset ? MtlsMode.Permissive : mode;
+    }
+}

@@ -1,0 +1,37 @@
+using System.Collections.Concurrent;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Ambient.Config;
+using Ambient.Hbone;
+using Ambient.Identity;
+using Microsoft.Extensions.Logging;
+
+namespace Ambient.Daemon.Proxy;
+
+/// <summary>What every proxy path of one daemon shares: config, certificates, the HBONE pool, logs.</summary>
+public sealed class ProxyContext
+{
+    private readonly ConcurrentDictionary<string, SpiffeId> _ids = new();
+
+    public required ConfigStore Config { get; init; }
+    public required CertificateManager Certificates { get; init; }
+    public required X509Certificate2 Root { get; init; }
+    public required DaemonOptions Options { get; init; }
+    public required ILoggerFactory Logs { get; init; }
+    public HboneClient Hbone { get; set; } = null!;
+
+    public ILogger AccessLog => field ??= Logs.CreateLogger("access");
+
+    /// <summary>Parses (once) a SPIFFE URI from the config into the identity layer's type.</summary>
+    public SpiffeId Spiffe(string uri) => _ids.GetOrAdd(uri, static u =>
+        SpiffeId.Parse(u));
+
+    public async ValueTask<SslClientAuthenticationOptions> ClientTlsAsync(HbonePoolKey key, CancellationToken ct)
+    {
+        var cert = await Certificates.GetAsync(Spiffe(key.SourceIdentity), ct).ConfigureAwait(false);
+        var expected = new List<SpiffeId>();
+        foreach (var id in key.DestinationIdentities.Split(','))
+            expected.Add(Spiffe(id));
+        return MeshTls.CreateClientOptions(cert, Root, expected, Logs.CreateLogger("tls"));
+    }
+}

@@ -1,0 +1,131 @@
+using System.Collections.Immutable;
+using System.Text;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Ambient.Config;
+
+/// <summary>
+/// Loads and validates the local mesh config (YAML). Uses YamlDotNet's representation model only (no reflection),
+/// so it is NativeAOT-safe. Never throws for bad content: every problem becomes a <see cref="ConfigError"/> with
+/// file, line, column and field path, and all problems are collected in one pass. A file with any error is rejected.
+/// </summary>
+public static class ConfigLoader
+{
+    /// <summary>Logical name of the embedded copy of <c>deploy/local/ambient.yaml</c>.</summary>
+    public const string EmbeddedDefaultResourceName = "ambient.default.yaml";
+
+    private static readonly string[] TopLevelFields = ["trustDomain", "workloads", "services", "authorizationPolicies", "peerAuthentications"];
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>Reads and loads a file. IO problems (missing file, permissions) become a position-less <see cref="ConfigError"/>.</summary>
+    public static ConfigLoadResult LoadFile(string path, long generation)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = ReadAllBytesShared(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException or System.Security.SecurityException)
+        {
+            return ConfigLoadResult.Failed(new ConfigError(path, 0, 0, "", $"cannot read config file: {e.Message}"));
+        }
+        return LoadBytes(bytes, path, generation);
+    }
+
+    /// <summary>Loads YAML text; <paramref name="sourceName"/> is used as the file name in errors and <see cref="MeshConfig.Source"/>.</summary>
+    public static ConfigLoadResult LoadText(string yaml, string sourceName, long generation)
+    {
+        var reader = new ConfigReader(sourceName);
+        var config = Parse(reader, yaml, generation);
+        var errors = reader.Errors
+            .Select((e, i) => (e, i))
+            .OrderBy(x => x.e.Line).ThenBy(x => x.e.Column).ThenBy(x => x.i)
+            .Select(x => x.e)
+            .ToImmutableArray();
+        return new ConfigLoadResult(errors.IsEmpty ? config : null, errors);
+    }
+
+    /// <summary>Loads the default config shipped inside the assembly (a copy of <c>deploy/local/ambient.yaml</c>).</summary>
+    public static ConfigLoadResult LoadEmbeddedDefault(long generation) =>
+        LoadText(ReadEmbeddedDefault(), EmbeddedDefaultResourceName, generation);
+
+    /// <summary>The text of the embedded default config, e.g. to write it out for a new user.</summary>
+    public static string ReadEmbeddedDefault()
+    {
+        using var stream = typeof(ConfigLoader).Assembly.GetManifestResourceStream(EmbeddedDefaultResourceName)
+            ?? throw new InvalidOperationException($"embedded resource '{EmbeddedDefaultResourceName}' is missing from {typeof(ConfigLoader).Assembly.GetName().Name}");
+        using var text = new StreamReader(stream, Encoding.UTF8);
+        return text.ReadToEnd();
+    }
+
+    internal static ConfigLoadResult LoadBytes(ReadOnlySpan<byte> bytes, string sourceName, long generation)
+    {
+        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) bytes = bytes[3..];
+        string text;
+        try
+        {
+            text = StrictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            return ConfigLoadResult.Failed(new ConfigError(sourceName, 0, 0, "", "config file is not valid UTF-8"));
+        }
+        return LoadText(text, sourceName, generation);
+    }
+
+    /// <summary>Reads a file without blocking writers or renames (editors, atomic replace).</summary>
+    internal static byte[] ReadAllBytesShared(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1, FileOptions.SequentialScan);
+        using var buffer = new MemoryStream();
+        stream.CopyTo(buffer);
+        return buffer.ToArray();
+    }
+
+    private static MeshConfig? Parse(ConfigReader reader, string yaml, long generation)
+    {
+        var stream = new YamlStream();
+        var parser = new Parser(new StringReader(yaml));
+        try
+        {
+            stream.Load(parser);
+        }
+        catch (YamlException e)
+        {
+            reader.Error(e.Start, "", $"YAML syntax error: {e.Message}");
+            return null;
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or OverflowException)
+        {
+            // YamlDotNet occasionally fails with a non-YAML exception (e.g. an unclosed flow collection); point at
+            // the last event it managed to parse.
+            var mark = parser.Current?.End ?? Mark.Empty;
+            reader.Error(mark, "", "YAML syntax error: unexpected content (is a bracket, brace or quote not closed?)");
+            return null;
+        }
+
+        if (stream.Documents.Count > 1)
+        {
+            reader.Error(stream.Documents[1].RootNode, "", "expected a single YAML document, found another one ('---') here");
+            return null;
+        }
+        var root = stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
+        if (ConfigReader.IsNull(root))
+        {
+            reader.Error(root?.Start ?? Mark.Empty, "", "config file is empty (write '{}' for an empty mesh)");
+            return null;
+        }
+        var top = reader.Map(root!, "", TopLevelFields);
+        if (top is null) return null;
+
+        var trustDomain = top.Name("trustDomain", DnsNames.IsTrustDomain, DnsNames.TrustDomainRule, required: false)
+                          ?? MeshConfig.DefaultTrustDomain;
+        var services = ServiceParser.ParseAll(top);
+        var workloads = WorkloadParser.ParseAll(top, trustDomain);
+        var authorizationPolicies = AuthorizationPolicyParser.ParseAll(top);
+        var peerAuthentications = PeerAuthenticationParser.ParseAll(top);
+        return ConfigLinker.Link(reader, trustDomain, services, workloads, authorizationPolicies, peerAuthentications, generation);
+    }
+}
