@@ -35,6 +35,7 @@ public sealed class NodeDaemon : IAsyncDisposable
 
     public bool IsReady => _ready;
     public ConfigStore? Config => _context?.Config;
+    internal ProxyContext? Context => _context;
 
     /// <summary>Starts everything; throws <see cref="DaemonStartException"/> for a bad config or unusable CA/addresses.</summary>
     public async Task StartAsync()
