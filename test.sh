@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test suite. Needs: the .NET 10 SDK; nginx, nghttpx (nghttp2-proxy), node, curl on PATH for the
-# interop tests (.ci/run installs them). Extra arguments go to `dotnet test` (e.g. --filter Http2).
+# interop tests (.ci/run installs them); root for the network-namespace tests. Extra arguments go to
+# `dotnet test` (e.g. --filter FullyQualifiedName~Http2).
 set -euo pipefail
 cd "$(dirname "$0")"
 dotnet build Ambient.sln -c Release -warnaserror --nologo -v quiet
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
 dotnet test tests/Ambient.Tests/Ambient.Tests.csproj -c Release --no-build --nologo \
-  --logger "console;verbosity=normal" "$@"
+  --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log"
+code=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '^ +Passed: +[0-9]+' "$log" | grep -Eo '[0-9]+' | tail -1)
+failed=$(grep -Eo '^ +Failed: +[0-9]+' "$log" | grep -Eo '[0-9]+' | tail -1)
+echo "${passed:-0} passed, ${failed:-0} failed"
+exit "$code"

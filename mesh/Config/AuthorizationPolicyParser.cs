@@ -233,7 +233,7 @@ internal static class AuthorizationPolicyParser
             RemoteIpBlocks = Cidrs(map, "remoteIpBlocks"),
             NotRemoteIpBlocks = Cidrs(map, "notRemoteIpBlocks"),
         };
-        if (!SourceFields.Any(f => map.Get(f) is not null))
+        if (map.IsEffectivelyEmpty)
         {
             map.Reader.Error(map.Node, map.Path, "'source' must not be empty (set at least one field, or omit 'from' to match any source)");
         }
@@ -253,7 +253,7 @@ internal static class AuthorizationPolicyParser
             Paths = map.Strings("paths"),
             NotPaths = map.Strings("notPaths"),
         };
-        if (!OperationFields.Any(f => map.Get(f) is not null))
+        if (map.IsEffectivelyEmpty)
         {
             map.Reader.Error(map.Node, map.Path, "'operation' must not be empty (set at least one field, or omit 'to' to match any destination)");
         }

@@ -84,6 +84,52 @@ public static class ConfigLoader
         return buffer.ToArray();
     }
 
+    /// <summary>Upper bound on nodes after alias expansion ("billion laughs" protection).</summary>
+    internal const long MaxExpandedNodes = 1_000_000;
+
+    /// <summary>
+    /// YAML aliases share nodes, so a small file can expand to a huge tree, or even a cycle (<c>&amp;a [*a]</c>).
+    /// Computes the expanded size with memoization and rejects cycles and oversized documents.
+    /// </summary>
+    private static bool CheckAliases(ConfigReader reader, YamlNode root)
+    {
+        var sizes = new Dictionary<YamlNode, long>(ReferenceEqualityComparer.Instance);
+        var active = new HashSet<YamlNode>(ReferenceEqualityComparer.Instance);
+
+        long Size(YamlNode node)
+        {
+            if (sizes.TryGetValue(node, out var known)) return known;
+            if (!active.Add(node))
+            {
+                reader.Error(node, "", "recursive YAML alias: a node cannot contain itself");
+                return long.MaxValue;
+            }
+            long total = 1;
+            IEnumerable<YamlNode> children = node switch
+            {
+                YamlMappingNode m => m.Children.SelectMany(kv => new[] { kv.Key, kv.Value }),
+                YamlSequenceNode q => q.Children,
+                _ => [],
+            };
+            foreach (var child in children)
+            {
+                var size = Size(child);
+                if (size == long.MaxValue) return long.MaxValue;
+                total += size;
+                if (total > MaxExpandedNodes)
+                {
+                    reader.Error(node, "", $"document is too large after expanding YAML aliases (more than {MaxExpandedNodes} nodes)");
+                    return long.MaxValue;
+                }
+            }
+            active.Remove(node);
+            sizes[node] = total;
+            return total;
+        }
+
+        return Size(root) != long.MaxValue;
+    }
+
     private static MeshConfig? Parse(ConfigReader reader, string yaml, long generation)
     {
         var stream = new YamlStream();
@@ -97,10 +143,10 @@ public static class ConfigLoader
             reader.Error(e.Start, "", $"YAML syntax error: {e.Message}");
             return null;
         }
-        catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or OverflowException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // YamlDotNet occasionally fails with a non-YAML exception (e.g. an unclosed flow collection); point at
-            // the last event it managed to parse.
+            // YamlDotNet occasionally fails with a non-YAML exception (e.g. InvalidOperationException for an unclosed
+            // flow collection); point at the last event it managed to parse.
             var mark = parser.Current?.End ?? Mark.Empty;
             reader.Error(mark, "", "YAML syntax error: unexpected content (is a bracket, brace or quote not closed?)");
             return null;
@@ -114,9 +160,10 @@ public static class ConfigLoader
         var root = stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
         if (ConfigReader.IsNull(root))
         {
-            reader.Error(root?.Start ?? Mark.Empty, "", "config file is empty (write '{}' for an empty mesh)");
+            reader.Error(Mark.Empty, "", "config file is empty (write '{}' for an empty mesh)");
             return null;
         }
+        if (CheckAliases(reader, root!) is false) return null;
         var top = reader.Map(root!, "", TopLevelFields);
         if (top is null) return null;
 

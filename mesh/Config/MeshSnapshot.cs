@@ -46,7 +46,7 @@ public sealed class MeshSnapshot
         _workloadsByNode = byNode.ToFrozenDictionary(kv => kv.Key, kv => kv.Value.ToImmutable(), StringComparer.Ordinal);
 
         var byVip = new Dictionary<IPAddress, Service>();
-        var byKey = new Dictionary<(string, string), Service>();
+        var byKey = new Dictionary<(string, string), Service>(NamespaceHostnameComparer.Instance);
         var byHostname = new Dictionary<string, Service>(StringComparer.OrdinalIgnoreCase);
         var byName = new Dictionary<(string, string), Service>();
         foreach (var service in config.Services)
@@ -57,7 +57,7 @@ public sealed class MeshSnapshot
             byName.TryAdd((service.Namespace, service.Name), service);
         }
         _servicesByVip = byVip.ToFrozenDictionary();
-        _servicesByKey = byKey.ToFrozenDictionary();
+        _servicesByKey = byKey.ToFrozenDictionary(NamespaceHostnameComparer.Instance);
         _servicesByHostname = byHostname.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
         _servicesByName = byName.ToFrozenDictionary();
 
@@ -99,6 +99,7 @@ public sealed class MeshSnapshot
     /// <summary>A service by hostname (case-insensitive); when several namespaces define the hostname, the first in file order.</summary>
     public Service? ServiceByHostname(string hostname) => _servicesByHostname.GetValueOrDefault(hostname);
 
+    /// <summary>A service by namespace + hostname (hostname case-insensitive).</summary>
     public Service? ServiceByHostname(string @namespace, string hostname) =>
         _servicesByKey.GetValueOrDefault((@namespace, hostname));
 
@@ -203,5 +204,18 @@ public sealed class MeshSnapshot
             .Select((p, i) => (p, i))
             .OrderBy(x => Rank(x.p, workload)).ThenBy(x => x.i)
             .Select(x => x.p)];
+    }
+
+    /// <summary>(namespace, hostname) keys: namespace ordinal, hostname case-insensitive (DNS).</summary>
+    private sealed class NamespaceHostnameComparer : IEqualityComparer<(string Namespace, string Hostname)>
+    {
+        public static readonly NamespaceHostnameComparer Instance = new();
+
+        public bool Equals((string Namespace, string Hostname) x, (string Namespace, string Hostname) y) =>
+            string.Equals(x.Namespace, y.Namespace, StringComparison.Ordinal)
+            && string.Equals(x.Hostname, y.Hostname, StringComparison.OrdinalIgnoreCase);
+
+        public int GetHashCode((string Namespace, string Hostname) key) =>
+            HashCode.Combine(StringComparer.Ordinal.GetHashCode(key.Namespace), StringComparer.OrdinalIgnoreCase.GetHashCode(key.Hostname));
     }
 }

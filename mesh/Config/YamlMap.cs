@@ -27,6 +27,7 @@ internal sealed class YamlMap
             if (!fields.Contains(name))
             {
                 var suggestion = Suggestions.Closest(name, fields);
+                HasUnknownFields = true;
                 reader.Error(key, FieldPath.Field(path, name), suggestion is not null
                     ? $"unknown field '{name}' (did you mean '{suggestion}'?)"
                     : $"unknown field '{name}' (expected one of: {string.Join(", ", fields)})");
@@ -37,6 +38,12 @@ internal sealed class YamlMap
     }
 
     public ConfigReader Reader { get; }
+
+    /// <summary>True when the mapping had fields outside the allowed set (already reported).</summary>
+    public bool HasUnknownFields { get; }
+
+    /// <summary>No allowed field has a non-null value (and no unknown field was written either).</summary>
+    public bool IsEffectivelyEmpty => !HasUnknownFields && _entries.Values.All(e => ConfigReader.IsNull(e.Value));
 
     public YamlMappingNode Node { get; }
 

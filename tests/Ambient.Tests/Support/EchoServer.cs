@@ -13,13 +13,24 @@ public sealed class EchoServer : IAsyncDisposable
     private readonly Task _loop;
     private int _accepted;
 
-    public EchoServer(IPAddress address, int port = 0)
+    public EchoServer(IPAddress address, int port = 0) : this(Listen(address, port))
     {
-        _listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        _listener.Bind(new IPEndPoint(address, port));
-        _listener.Listen(1024);
+    }
+
+    /// <summary>Serves on an already listening socket (e.g. one made inside a network namespace).</summary>
+    public EchoServer(Socket listening)
+    {
+        _listener = listening;
         _loop = AcceptAsync();
+    }
+
+    private static Socket Listen(IPAddress address, int port)
+    {
+        var s = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        s.Bind(new IPEndPoint(address, port));
+        s.Listen(1024);
+        return s;
     }
 
     public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndPoint!;
