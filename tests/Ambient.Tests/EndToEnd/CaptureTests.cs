@@ -69,6 +69,67 @@ public sealed class CaptureTests
         }
     }
 
+    [Fact]
+    public async Task Plaintext_from_outside_the_mesh_is_admitted_when_permissive_and_refused_when_strict()
+    {
+        Assert.True(NetNs.Available, "needs root and iproute2 (CI runs as root)");
+        using var ns = new NetNs();
+        var dir = Directory.CreateTempSubdirectory("ambient-plaintext-").FullName;
+        Process? daemon = null;
+        try
+        {
+            // A client outside the mesh (127.0.0.30) dials the echo workload's app port; the rule sends it to 15006.
+            ns.Exec("iptables -t nat -A OUTPUT -p tcp -s 127.0.0.30 -d 127.0.0.20 --dport 8080 -j DNAT --to-destination 127.0.0.20:15006");
+            var server = new TestWorkload("echo", "local", "echo") { Address = IPAddress.Parse("127.0.0.20") };
+            string Config(string mode) => LocalMesh.Config([server], extra: $"peerAuthentications:\n  - metadata: {{name: default, namespace: istio-system}}\n    spec: {{mtls: {{mode: {mode}}}}}\n");
+            var config = Path.Combine(dir, "ambient.yaml");
+            File.WriteAllText(config, Config("PERMISSIVE"));
+            await using var echo = new EchoServer(ns.CreateSocket(new IPEndPoint(server.Address, 8080), listen: true));
+            daemon = ns.Start("dotnet", [DaemonPath, "--config", config, "--state-dir", dir, "--readiness", "127.0.0.1:15021", "--log-format", "text"]);
+            var log = new StringBuilder();
+            daemon.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
+            daemon.BeginOutputReadLine();
+            await WaitReadyAsync(ns, log);
+
+            async Task<byte[]> ExchangeAsync()
+            {
+                using var socket = ns.CreateSocket(new IPEndPoint(IPAddress.Parse("127.0.0.30"), 0));
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await socket.ConnectAsync(new IPEndPoint(server.Address, 8080), cts.Token);
+                await socket.SendAsync("plain"u8.ToArray(), SocketFlags.None, cts.Token);
+                socket.Shutdown(SocketShutdown.Send);
+                try { return await TunnelTests.ReadToEndAsync(socket, cts.Token); }
+                catch (SocketException) { return []; }
+            }
+
+            Assert.Equal("plain"u8.ToArray(), await ExchangeAsync());
+            File.WriteAllText(config, Config("STRICT"));
+            byte[] got = "plain"u8.ToArray();
+            for (int i = 0; i < 50 && got.Length > 0; i++)
+            {
+                await Task.Delay(100);
+                got = await ExchangeAsync();
+            }
+            Assert.Empty(got);
+            string text = "";
+            for (int i = 0; i < 50 && !text.Contains("plaintext refused"); i++)
+            {
+                await Task.Delay(100);
+                lock (log) text = log.ToString();
+            }
+            Assert.Contains("plaintext refused: PeerAuthentication is STRICT", text);
+        }
+        finally
+        {
+            if (daemon is { HasExited: false })
+            {
+                daemon.Kill(entireProcessTree: true);
+                await daemon.WaitForExitAsync();
+            }
+            Directory.Delete(dir, true);
+        }
+    }
+
     private static async Task WaitReadyAsync(NetNs ns, StringBuilder log)
     {
         for (int i = 0; i < 200; i++)
