@@ -180,13 +180,15 @@ public sealed class HboneClient : IAsyncDisposable
             if (key.SourceIp is not null && !socket.IsBound)
                 socket.Bind(new IPEndPoint(key.SourceIp, 0));
             await socket.ConnectAsync(key.HboneEndpoint, timeout.Token).ConfigureAwait(false);
+            // Read now: after a TLS 1.3 handshake the peer may already have closed (refusing our certificate).
+            var info = new Http2ConnectionInfo(socket.LocalEndPoint, socket.RemoteEndPoint, key.DestinationIdentities);
             tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
             var tlsOptions = await _tls(key, timeout.Token).ConfigureAwait(false);
             await tls.AuthenticateAsClientAsync(tlsOptions, timeout.Token).ConfigureAwait(false);
             if (tls.NegotiatedApplicationProtocol != SslApplicationProtocol.Http2)
                 throw new HboneConnectException($"{key.HboneEndpoint} did not negotiate ALPN h2");
             var options = Http2ConnectionOptions.Client with { MaxLocalStreams = _options.MaxStreamsPerConnection, Logger = _log };
-            var connection = new Http2Connection(tls, options, new Http2ConnectionInfo(socket.LocalEndPoint, socket.RemoteEndPoint, key.DestinationIdentities));
+            var connection = new Http2Connection(tls, options, info);
             _ = RunConnectionAsync(connection, key);
             await connection.Ready.WaitAsync(timeout.Token).ConfigureAwait(false);
             _log.LogDebug("HBONE connection to {Endpoint} as {Source} established", key.HboneEndpoint, key.SourceIdentity);

@@ -46,6 +46,21 @@ public static class TunnelRelay
                 total += n;
             }
         }
+        catch (Http2StreamResetException r) when (r.Code == Http2ErrorCode.NoError && !abort.IsCancellationRequested)
+        {
+            // RFC 9113 §8.1: RST_STREAM(NO_ERROR) after a complete response means "send no more", not "fail":
+            // the response keeps flowing to the client while what it still sends is read and dropped. (Closing or
+            // shutting down receive instead would make the kernel answer new data with a TCP reset and lose the
+            // end of the response.)
+            try
+            {
+                int n;
+                while ((n = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, abort.Token).ConfigureAwait(false)) > 0)
+                    total += n;
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
+            return (total, null);
+        }
         catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
         {
             Fail(socket, stream, abort, Http2ErrorCode.Cancel);
