@@ -24,18 +24,15 @@ public sealed class Listener : IAsyncDisposable
     public IPEndPoint EndPoint => (IPEndPoint)_socket.LocalEndPoint!;
 
     /// <summary>Binds and starts accepting; throws with a message naming the address when it cannot bind.</summary>
-    public static Listener Start(IPEndPoint endpoint, string name, Func<Socket, Task> handler, ILogger log)
+    public static Listener Start(IPEndPoint endpoint, string name, Func<Socket, Task> handler, ILogger log, SocketPlacement? placement = null)
     {
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        Socket socket;
         try
         {
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            socket.Bind(endpoint);
-            socket.Listen(1024);
+            socket = (placement ?? SocketPlacement.Host).CreateListener(endpoint);
         }
         catch (SocketException e)
         {
-            socket.Dispose();
             throw new IOException($"cannot listen on {endpoint} for {name}: {e.SocketErrorCode}" +
                 (e.SocketErrorCode == SocketError.AddressNotAvailable ? " (that address is not on this host)" : ""), e);
         }

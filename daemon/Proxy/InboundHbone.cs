@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Ambient.Authorization;
+using Ambient.Daemon.Net;
 using Ambient.Hbone;
 using Microsoft.Extensions.Logging;
 
@@ -12,7 +13,7 @@ namespace Ambient.Daemon.Proxy;
 /// the peer dialled, authorize the peer identity, dial the application, and only then answer 200 and relay.
 /// Answers: 400 bad request, 401 denied by policy, 503 upstream unreachable (DESIGN.md §3).
 /// </summary>
-public sealed class InboundHbone(ProxyContext context)
+public sealed class InboundHbone(ProxyContext context, SocketPlacement placement)
 {
     private readonly ILogger _log = context.Logs.CreateLogger("inbound");
 
@@ -58,7 +59,7 @@ public sealed class InboundHbone(ProxyContext context)
                     request.PeerIdentity, source, destinationName, request.Target, decision.Reason);
                 return;
             }
-            using var upstream = new Socket(request.Target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            using var upstream = placement.CreateUpstream(request.Target.AddressFamily);
             try
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));

@@ -12,7 +12,7 @@ namespace Ambient.Daemon.Proxy;
 /// Plaintext connections redirected to 15006 from clients outside the mesh. STRICT PeerAuthentication refuses
 /// them; otherwise they are authorized with no identity and delivered to the application.
 /// </summary>
-public sealed class InboundPlaintext(ProxyContext context)
+public sealed class InboundPlaintext(ProxyContext context, SocketPlacement placement)
 {
     public async Task HandleAsync(Socket client, Workload workload)
     {
@@ -41,7 +41,7 @@ public sealed class InboundPlaintext(ProxyContext context)
                 error = decision.Reason;
                 return;
             }
-            using var upstream = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            using var upstream = placement.CreateUpstream(target.AddressFamily);
             using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
                 await upstream.ConnectAsync(target, timeout.Token).ConfigureAwait(false);
             var result = await SocketRelay.RunAsync(client, upstream).ConfigureAwait(false);

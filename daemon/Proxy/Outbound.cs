@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Ambient.Config;
+using Ambient.Daemon.Net;
 using Ambient.Hbone;
 using Microsoft.Extensions.Logging;
 
@@ -11,7 +12,7 @@ namespace Ambient.Daemon.Proxy;
 /// One outbound connection from a local workload: route it, open the HBONE tunnel (or connect directly for
 /// passthrough), relay, and write one access-log line when it ends.
 /// </summary>
-public sealed class Outbound(ProxyContext context)
+public sealed class Outbound(ProxyContext context, SocketPlacement placement)
 {
     private readonly ILogger _log = context.Logs.CreateLogger("outbound");
 
@@ -39,7 +40,7 @@ public sealed class Outbound(ProxyContext context)
                 case OutboundRoute.Tunnel tunnel:
                 {
                     destinationName = $"{tunnel.Destination.Namespace}/{tunnel.Destination.Name}";
-                    var request = new HboneConnectRequest(source.Identity, tunnel.Identities, tunnel.HboneEndpoint, tunnel.Target, clientEndpoint);
+                    var request = new HboneConnectRequest(source.Identity, tunnel.Identities, tunnel.HboneEndpoint, tunnel.Target, clientEndpoint, placement.SourceAddress(source.Addresses[0]));
                     var stream = await context.Hbone.ConnectAsync(request).ConfigureAwait(false);
                     if (onConnected is not null) await onConnected(true).ConfigureAwait(false);
                     var result = await TunnelRelay.RunAsync(client, stream).ConfigureAwait(false);
@@ -49,7 +50,7 @@ public sealed class Outbound(ProxyContext context)
                 case OutboundRoute.Passthrough pass:
                 {
                     destinationName = pass.Destination is { } d ? $"{d.Namespace}/{d.Name}" : null;
-                    using var upstream = new Socket(pass.Target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                    using var upstream = placement.CreateUpstream(pass.Target.AddressFamily);
                     using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
                     await upstream.ConnectAsync(pass.Target, timeout.Token).ConfigureAwait(false);
                     if (onConnected is not null) await onConnected(true).ConfigureAwait(false);

@@ -22,14 +22,17 @@ public sealed class WorkloadListeners : IAsyncDisposable
     private readonly InboundHbone _inbound;
     private readonly InboundPlaintext _plaintext;
 
-    public WorkloadListeners(ProxyContext context, Workload workload)
+    private readonly SocketPlacement _placement;
+
+    public WorkloadListeners(ProxyContext context, Workload workload, SocketPlacement? placement = null)
     {
         _context = context;
         Workload = workload;
+        _placement = placement ?? SocketPlacement.Host;
         _log = context.Logs.CreateLogger("workload");
-        _outbound = new Outbound(context);
-        _inbound = new InboundHbone(context);
-        _plaintext = new InboundPlaintext(context);
+        _outbound = new Outbound(context, _placement);
+        _inbound = new InboundHbone(context, _placement);
+        _plaintext = new InboundPlaintext(context, _placement);
     }
 
     public Workload Workload { get; private set; }
@@ -47,13 +50,15 @@ public sealed class WorkloadListeners : IAsyncDisposable
         await _context.Certificates.GetAsync(_context.Spiffe(Workload.Identity)).ConfigureAwait(false);
         try
         {
-            _listeners.Add(Listener.Start(new IPEndPoint(Address, o.HbonePort), $"hbone {Workload.Namespace}/{Workload.Name}", ServeHboneAsync, _log));
+            var bind = _placement.ListenAddress(Address);
+            string name = $"{Workload.Namespace}/{Workload.Name}";
+            _listeners.Add(Listener.Start(new IPEndPoint(bind, o.HbonePort), $"hbone {name}", ServeHboneAsync, _log, _placement));
             if (o.OutboundPort != 0)
-                _listeners.Add(Listener.Start(new IPEndPoint(Address, o.OutboundPort), $"outbound {Workload.Namespace}/{Workload.Name}", ServeCapturedAsync, _log));
+                _listeners.Add(Listener.Start(new IPEndPoint(bind, o.OutboundPort), $"outbound {name}", ServeCapturedAsync, _log, _placement));
             if (o.InboundPlaintextPort != 0)
-                _listeners.Add(Listener.Start(new IPEndPoint(Address, o.InboundPlaintextPort), $"inbound-plaintext {Workload.Namespace}/{Workload.Name}", s => _plaintext.HandleAsync(s, Workload), _log));
+                _listeners.Add(Listener.Start(new IPEndPoint(bind, o.InboundPlaintextPort), $"inbound-plaintext {name}", s => _plaintext.HandleAsync(s, Workload), _log, _placement));
             if (o.Socks5Port != 0)
-                _listeners.Add(Listener.Start(new IPEndPoint(Address, o.Socks5Port), $"socks5 {Workload.Namespace}/{Workload.Name}", ServeSocks5Async, _log));
+                _listeners.Add(Listener.Start(new IPEndPoint(bind, o.Socks5Port), $"socks5 {name}", ServeSocks5Async, _log, _placement));
         }
         catch
         {
