@@ -81,7 +81,7 @@ public sealed class NodeDaemon : IAsyncDisposable
             Options = _options,
             Logs = _logs,
         };
-        _context.Hbone = new HboneClient(new HboneClientOptions { Logger = _logs.CreateLogger("hbone") }, _context.ClientTlsAsync);
+        _context.Hbone = new HboneClient(new HboneClientOptions { Logger = _logs.CreateLogger("hbone"), SocketFactory = _context.CreateHboneSocket }, _context.ClientTlsAsync);
 
         await ReconcileAsync(snapshot, throwOnError: true).ConfigureAwait(false);
         store.Changed += (_, e) => _ = ReconcileAsync(e.Current, throwOnError: false);

@@ -20,6 +20,15 @@ public sealed class ProxyContext
     public required ILoggerFactory Logs { get; init; }
     public HboneClient Hbone { get; set; } = null!;
 
+    /// <summary>In-pod mode: where each enrolled pod's sockets live, by pod address (for HBONE source sockets).</summary>
+    public ConcurrentDictionary<System.Net.IPAddress, Ambient.Daemon.Net.SocketPlacement> Placements { get; } = new();
+
+    /// <summary>The socket an HBONE connection is dialled from: inside the source pod when it is enrolled in-pod.</summary>
+    public System.Net.Sockets.Socket CreateHboneSocket(HbonePoolKey key)
+        => key.SourceIp is { } ip && Placements.TryGetValue(ip, out var placement)
+            ? placement.CreateUpstream(key.HboneEndpoint.AddressFamily)
+            : Ambient.Daemon.Net.SocketPlacement.Host.CreateUpstream(key.HboneEndpoint.AddressFamily);
+
     public ILogger AccessLog => field ??= Logs.CreateLogger("access");
 
     /// <summary>Parses (once) a SPIFFE URI from the config into the identity layer's type.</summary>
