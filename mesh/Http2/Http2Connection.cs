@@ -17,6 +17,10 @@ namespace Ambient.Http2;
 public sealed class Http2Connection : IAsyncDisposable
 {
     private const int MaxWindow = int.MaxValue;
+    /// <summary>How long a closing connection waits for the peer to read our last frames and close its side.</summary>
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
+    /// <summary>A peer reset this soon after the stream opened (or before we answered) counts as a rapid reset.</summary>
+    private const long RapidResetMs = 1000;
 
     private readonly Stream _transport;
     private readonly PipeReader _input;
@@ -60,6 +64,13 @@ public sealed class Http2Connection : IAsyncDisposable
     private long _resetWindowStart = Environment.TickCount64;
     private int _peerResets;
     private int _completedStreams;
+    private long _bufferedInput;
+    // The last streams we sent RST_STREAM for. Frames the peer had in flight for them are dropped silently (RFC 9113
+    // §5.1 "closed": after sending RST_STREAM, ignore frames on the stream) rather than answered with another
+    // RST_STREAM each, or, for trailers, taken for a stream id going backwards. A fixed ring: no allocation.
+    private readonly int[] _resetByUs = new int[32];
+    private int _resetByUsNext;
+    private long _lastPingAt = Environment.TickCount64;
     private Timer? _keepAlive;
 
     public Http2Connection(Stream transport, Http2ConnectionOptions options, Http2ConnectionInfo info, Func<Http2Stream, Task>? onStream = null)
@@ -97,6 +108,12 @@ public sealed class Http2Connection : IAsyncDisposable
     /// <summary>Environment.TickCount64 of the last stream open or close; pools use it to retire idle connections.</summary>
     public long LastActivity => Volatile.Read(ref _lastActivity);
 
+    /// <summary>Encoded frames not yet written to the transport (diagnostics, tests).</summary>
+    internal long BufferedOutput => _output.Buffered;
+
+    /// <summary>Received DATA bytes held for the application across all streams (diagnostics, tests).</summary>
+    internal long BufferedInput { get { lock (_sync) return _bufferedInput; } }
+
     /// <summary>Runs the connection until it ends. Sends our preface and SETTINGS first.</summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
@@ -105,10 +122,14 @@ public sealed class Http2Connection : IAsyncDisposable
         _ = pump.ContinueWith(static (t, s) => ((Http2Connection)s!).Abort("transport write failed: " + t.Exception?.GetBaseException().Message),
             this, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         var why = "connection closed by peer";
+        bool linger = false;
         try
         {
             SendPrefaceAndSettings();
-            _keepAlive = new Timer(static s => ((Http2Connection)s!).OnKeepAliveTick(), this, _options.PingInterval, _options.PingInterval);
+            // Tick several times per interval so a silent peer is dropped close to PingTimeout, not up to a whole
+            // PingInterval later.
+            var tick = TimeSpan.FromMilliseconds(Math.Max(10, Math.Min(_options.PingInterval.TotalMilliseconds, _options.PingTimeout.TotalMilliseconds) / 4));
+            _keepAlive = new Timer(static s => ((Http2Connection)s!).OnKeepAliveTick(), this, tick, tick);
             using (var prefaceTimeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token))
             {
                 prefaceTimeout.CancelAfter(_options.PrefaceTimeout);
@@ -121,7 +142,7 @@ public sealed class Http2Connection : IAsyncDisposable
                 catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
                 {
                     throw Http2ProtocolException.Connection(Http2ErrorCode.SettingsTimeout,
-                        $"no HTTP/2 preface and SETTINGS within {_options.PrefaceTimeout.TotalSeconds:0} s");
+                        $"no HTTP/2 preface and SETTINGS within {_options.PrefaceTimeout.TotalSeconds:0.###} s");
                 }
             }
             await ReadFramesAsync(untilFirstSettings: false, _lifetime.Token).ConfigureAwait(false);
@@ -131,6 +152,8 @@ public sealed class Http2Connection : IAsyncDisposable
             why = $"{e.Code}: {e.Message}";
             _log.LogWarning("HTTP/2 connection from {Remote} ended: {Code} {Reason}", Info.RemoteEndPoint, e.Code, e.Message);
             SendGoAway(e.Code, e.Message);
+            // The reader is intact unless a timeout cancelled it: keep reading until the peer has seen the GOAWAY.
+            linger = e.Code != Http2ErrorCode.SettingsTimeout;
         }
         catch (HpackException e)
         {
@@ -138,6 +161,7 @@ public sealed class Http2Connection : IAsyncDisposable
             why = $"{code}: {e.Message}";
             _log.LogWarning("HTTP/2 connection from {Remote} ended: {Code} {Reason}", Info.RemoteEndPoint, code, e.Message);
             SendGoAway(code, e.Message);
+            linger = true;
         }
         catch (OperationCanceledException)
         {
@@ -152,12 +176,43 @@ public sealed class Http2Connection : IAsyncDisposable
         {
             _keepAlive?.Dispose();
             Shutdown(why);
-            try { await pump.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); } catch { /* transport already broken */ }
+            bool flushed = false;
+            try
+            {
+                await pump.WaitAsync(CloseTimeout).ConfigureAwait(false);
+                flushed = true;
+            }
+            catch { /* transport broken, or the peer is not reading */ }
+            if (linger && flushed)
+                await LingerAsync().ConfigureAwait(false);
             await _input.CompleteAsync().ConfigureAwait(false);
             await _transport.DisposeAsync().ConfigureAwait(false);
             _ready.TrySetException(new IOException("HTTP/2 connection ended before SETTINGS: " + _closeReason));
             _ = _ready.Task.Exception; // observed
             _completed.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// After a connection error: our GOAWAY is out and our side half-closed. Read and drop whatever the peer still
+    /// sends until it closes (or <see cref="CloseTimeout"/>), so closing does not reset the connection under it
+    /// before it has read why.
+    /// </summary>
+    private async Task LingerAsync()
+    {
+        using var timeout = new CancellationTokenSource(CloseTimeout);
+        try
+        {
+            while (true)
+            {
+                var result = await _input.ReadAsync(timeout.Token).ConfigureAwait(false);
+                _input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                    return;
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException)
+        {
         }
     }
 
@@ -170,7 +225,7 @@ public sealed class Http2Connection : IAsyncDisposable
                 return;
             WriteGoAwayLocked(Http2ErrorCode.NoError, "draining");
             if (_streams.Count == 0)
-                ScheduleAbort("drained");
+                CloseGracefullyLocked("drained");
         }
     }
 
@@ -181,9 +236,21 @@ public sealed class Http2Connection : IAsyncDisposable
         try { _lifetime.Cancel(); } catch (ObjectDisposedException) { }
     }
 
-    /// <summary>Aborts from a thread pool thread, so cancellation callbacks never run under our lock.</summary>
-    private void ScheduleAbort(string reason)
-        => ThreadPool.UnsafeQueueUserWorkItem(static s => s.Item1.Abort(s.Item2), (this, reason), preferLocal: false);
+    /// <summary>
+    /// Ends a connection that has nothing left to do (GOAWAY sent or received, no streams): our output is completed,
+    /// so the pump sends what is queued and half-closes; the peer sees end-of-stream and closes its side, which ends
+    /// our read loop normally. Aborting instead would close with unread input, and the resulting TCP reset can
+    /// destroy the tail of what we sent. A peer that never closes is cut off after <see cref="CloseTimeout"/>.
+    /// </summary>
+    private void CloseGracefullyLocked(string reason)
+    {
+        if (_closed)
+            return;
+        _closed = true;
+        _closeReason ??= reason;
+        _output.Complete();
+        try { _lifetime.CancelAfter(CloseTimeout); } catch (ObjectDisposedException) { }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -203,13 +270,15 @@ public sealed class Http2Connection : IAsyncDisposable
         {
             if (!CanOpenLocked())
                 return null;
+            // Encode first: headers the encoder rejects (ArgumentException) must not leave a registered stream behind.
+            EncodeHeadersLocked(headers);
             int id = _nextLocalStreamId;
             _nextLocalStreamId += 2;
             var stream = new Http2Stream(this, id, _peerSettings.InitialWindowSize, _options.StreamWindow);
             _streams.Add(id, stream);
             _localStreams++;
             _lastActivity = Environment.TickCount64;
-            WriteHeadersLocked(stream, headers, endStream);
+            WriteEncodedHeadersLocked(stream, endStream);
             _output.Commit();
             return stream;
         }
@@ -243,18 +312,26 @@ public sealed class Http2Connection : IAsyncDisposable
                 if (!stream.HeadersSent)
                     throw new InvalidOperationException("DATA before HEADERS");
                 long n = Math.Min(Math.Min(data.Length, stream.SendWindow), Math.Min(_connSendWindow, _peerSettings.MaxFrameSize));
-                if (n > 0 && _output.Buffered < _options.MaxBufferedOutput)
+                // Frames are cut to the output budget, so Buffered never exceeds MaxBufferedOutput however many
+                // streams write at once (a peer that stops reading holds at most that much of our memory). Below
+                // minChunk of budget we wait rather than send tiny frames; minChunk <= MaxBufferedOutput / 2 keeps a
+                // waiting writer above LowWater, so the pump's Drained callback is sure to wake it.
+                long budget = _options.MaxBufferedOutput - _output.Buffered;
+                long minChunk = Math.Min(16 * 1024, _options.MaxBufferedOutput / 2);
+                if (n > 0 && budget > 0 && budget >= Math.Min(n, minChunk))
                 {
                     // Write as many frames as credit and the output budget allow before publishing.
                     do
                     {
+                        n = Math.Min(n, budget);
                         FrameWriter.WriteData(_output.Writer, stream.Id, data.Span[..(int)n], endStream: false);
                         stream.SendWindow -= n;
                         _connSendWindow -= n;
+                        budget -= n;
                         data = data[(int)n..];
                         n = Math.Min(Math.Min(data.Length, stream.SendWindow), Math.Min(_connSendWindow, _peerSettings.MaxFrameSize));
                     }
-                    while (n > 0 && _output.Buffered + _output.Writer.UnflushedBytes < _options.MaxBufferedOutput);
+                    while (n > 0 && budget > 0 && budget >= Math.Min(n, minChunk));
                     _output.Commit();
                     continue;
                 }
@@ -288,8 +365,7 @@ public sealed class Http2Connection : IAsyncDisposable
         {
             if (stream.IsReset || (stream.LocalClosed && stream.RemoteClosed) || _closed)
                 return;
-            FrameWriter.WriteRstStream(_output.Writer, stream.Id, code);
-            _output.Commit();
+            WriteRstLocked(stream.Id, code);
             MarkResetLocked(stream, code, byPeer: false);
         }
     }
@@ -298,19 +374,43 @@ public sealed class Http2Connection : IAsyncDisposable
     {
         lock (_sync)
         {
-            if (_closed)
+            // After a reset or abandon the buffered bytes were credited already; crediting them again would grant
+            // the peer more window than we hold memory for.
+            int n = Math.Min(bytes, stream.BufferedInput);
+            if (_closed || n <= 0)
                 return;
-            CreditLocked(stream, bytes);
+            stream.BufferedInput -= n;
+            _bufferedInput -= n;
+            CreditLocked(stream, n);
             _output.Commit();
         }
     }
 
     internal void OnInputAbandoned(Http2Stream stream)
     {
-        // The application will read no more: buffered bytes are credited back to the connection by the
-        // caller's reset (or by END_STREAM having arrived already), so nothing to do unless the peer still sends.
+        // The application will read no more: return what it left unread to the connection window (and to the
+        // stream's, so the peer is not stuck; whatever it still sends is dropped and credited on arrival).
         lock (_sync)
+        {
             stream.InputAbandoned = true;
+            ReleaseBufferedInputLocked(stream, creditStream: true);
+        }
+    }
+
+    /// <summary>
+    /// Credits back DATA buffered for a stream whose application will never consume it (reset or abandoned).
+    /// Without this every reset stream with unread input would shrink the connection window for good, until the
+    /// whole connection stalls.
+    /// </summary>
+    private void ReleaseBufferedInputLocked(Http2Stream stream, bool creditStream)
+    {
+        int n = stream.BufferedInput;
+        if (n == 0 || _closed)
+            return;
+        stream.BufferedInput = 0;
+        _bufferedInput -= n;
+        CreditLocked(creditStream ? stream : null, n);
+        _output.Commit();
     }
 
     private void ThrowIfUnwritable(Http2Stream stream)
@@ -374,9 +474,19 @@ public sealed class Http2Connection : IAsyncDisposable
 
     private void WriteHeadersLocked(Http2Stream stream, IReadOnlyList<HeaderField> headers, bool endStream)
     {
+        EncodeHeadersLocked(headers);
+        WriteEncodedHeadersLocked(stream, endStream);
+    }
+
+    private void EncodeHeadersLocked(IReadOnlyList<HeaderField> headers)
+    {
         _encodeScratch.ResetWrittenCount();
         var array = headers as HeaderField[] ?? [.. headers];
         _encoder.Encode(array, _encodeScratch);
+    }
+
+    private void WriteEncodedHeadersLocked(Http2Stream stream, bool endStream)
+    {
         FrameWriter.WriteHeaders(_output.Writer, stream.Id, _encodeScratch.WrittenSpan, endStream, _peerSettings.MaxFrameSize);
         stream.HeadersSent = true;
         if (endStream)
@@ -408,6 +518,8 @@ public sealed class Http2Connection : IAsyncDisposable
 
     private void WriteRstLocked(int streamId, Http2ErrorCode code)
     {
+        _resetByUs[_resetByUsNext] = streamId;
+        _resetByUsNext = (_resetByUsNext + 1) % _resetByUs.Length;
         FrameWriter.WriteRstStream(_output.Writer, streamId, code);
         _output.Commit();
     }
@@ -421,19 +533,32 @@ public sealed class Http2Connection : IAsyncDisposable
         {
             var result = await _input.ReadAsync(ct).ConfigureAwait(false);
             var buffer = result.Buffer;
+            // Compare what has arrived so far: a short HTTP/1 request ("GET / HTTP/1.1\r\n\r\n" is 18 bytes)
+            // is rejected at once instead of waiting out the preface timeout for bytes that never come.
+            if (CheckPreface(buffer) is { } mismatch)
+            {
+                _input.AdvanceTo(buffer.End); // leave the reader consistent for the linger after our GOAWAY
+                throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "invalid connection preface: " + mismatch);
+            }
             if (buffer.Length >= need)
             {
-                Span<byte> got = stackalloc byte[need];
-                buffer.Slice(0, need).CopyTo(got);
-                if (!got.SequenceEqual(FrameReader.ClientPreface))
-                    throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, "invalid connection preface: " + Describe(got));
                 _input.AdvanceTo(buffer.GetPosition(need));
                 return;
             }
+            _input.AdvanceTo(buffer.Start, buffer.End);
             if (result.IsCompleted)
                 throw new IOException("connection closed before the HTTP/2 preface");
-            _input.AdvanceTo(buffer.Start, buffer.End);
         }
+    }
+
+    /// <summary>Null when the bytes so far are a prefix of (or start with) the client preface, else what they were.</summary>
+    private static string? CheckPreface(in ReadOnlySequence<byte> buffer)
+    {
+        var preface = FrameReader.ClientPreface;
+        int have = (int)Math.Min(buffer.Length, preface.Length);
+        Span<byte> got = stackalloc byte[preface.Length];
+        buffer.Slice(0, have).CopyTo(got);
+        return got[..have].SequenceEqual(preface[..have]) ? null : Describe(got[..have]);
     }
 
     private static string Describe(ReadOnlySpan<byte> bytes)
@@ -456,8 +581,9 @@ public sealed class Http2Connection : IAsyncDisposable
             {
                 while (FrameReader.TryReadFrame(ref buffer, _options.MaxFrameSize, out var header, out var payload))
                 {
-                    if (!_settingsReceived && header.Type != FrameType.Settings)
-                        throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, $"first frame is {header.Type}, not SETTINGS");
+                    // The preface's SETTINGS carries the peer's settings: an ACK cannot be it.
+                    if (!_settingsReceived && (header.Type != FrameType.Settings || header.HasFlag(FrameFlags.Ack)))
+                        throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, $"first frame is {header.Type}{(header.Type == FrameType.Settings ? " ACK" : "")}, not SETTINGS");
                     ProcessFrame(header, payload);
                     if (untilFirstSettings && _settingsReceived)
                     {
@@ -474,6 +600,7 @@ public sealed class Http2Connection : IAsyncDisposable
                 else
                     _input.AdvanceTo(buffer.Start, buffer.End);
             }
+            CheckOutputBacklog();
             if (result.IsCompleted)
             {
                 if (buffer.Length > 0)
@@ -481,6 +608,17 @@ public sealed class Http2Connection : IAsyncDisposable
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// DATA writers keep the output within MaxBufferedOutput, and everything else we send is small. A backlog well
+    /// beyond that means the peer keeps sending frames we must answer (acks, RST_STREAM for refused or closed
+    /// streams) while not reading the answers: end it before it grows our memory without bound.
+    /// </summary>
+    private void CheckOutputBacklog()
+    {
+        if (_output.Buffered > 2L * _options.MaxBufferedOutput + 64 * 1024)
+            throw Http2ProtocolException.Connection(Http2ErrorCode.EnhanceYourCalm, $"peer does not read: {_output.Buffered} bytes of output queued");
     }
 
     private void ProcessFrame(in FrameHeader h, in ReadOnlySequence<byte> payload)
@@ -509,6 +647,10 @@ public sealed class Http2Connection : IAsyncDisposable
             _log.LogDebug("HTTP/2 stream {Stream} from {Remote} reset: {Code} {Reason}", e.StreamId, Info.RemoteEndPoint, e.Code, e.Message);
             lock (_sync)
             {
+                // RST_STREAM must not be sent for an idle stream (RFC 9113 §5.1), and any frame there but HEADERS
+                // or PRIORITY is a connection error anyway (e.g. a zero WINDOW_UPDATE on a stream never opened).
+                if (h.Type != FrameType.Priority && IsIdleLocked(e.StreamId))
+                    throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, $"{h.Type} on idle stream {e.StreamId}: {e.Message}");
                 WriteRstLocked(e.StreamId, e.Code);
                 if (_streams.TryGetValue(e.StreamId, out var s))
                     MarkResetLocked(s, e.Code, byPeer: false);
@@ -532,7 +674,9 @@ public sealed class Http2Connection : IAsyncDisposable
                 if (IsIdleLocked(h.StreamId))
                     throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, $"DATA on idle stream {h.StreamId}");
                 CreditLocked(null, length);
-                WriteRstLocked(h.StreamId, Http2ErrorCode.StreamClosed);
+                if (!WasResetByUsLocked(h.StreamId))
+                    WriteRstLocked(h.StreamId, Http2ErrorCode.StreamClosed);
+                _output.Commit();
                 return;
             }
             if (stream.RemoteClosed)
@@ -559,6 +703,8 @@ public sealed class Http2Connection : IAsyncDisposable
                 foreach (var segment in content)
                     writer.Write(segment.Span);
                 _ = writer.FlushAsync();
+                stream.BufferedInput += (int)content.Length;
+                _bufferedInput += content.Length;
             }
             if (end)
             {
@@ -635,10 +781,12 @@ public sealed class Http2Connection : IAsyncDisposable
                 RemoveIfDoneLocked(existing);
                 return;
             }
+            if (streamId <= _highestPeerStreamId && WasResetByUsLocked(streamId))
+                return; // trailers the peer sent before it saw our RST_STREAM (already decoded: HPACK state is shared)
             if ((streamId & 1) == 0 || streamId <= _highestPeerStreamId)
                 throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, $"client opened stream {streamId} (must be odd and increasing; last was {_highestPeerStreamId})");
             _highestPeerStreamId = streamId;
-            if (_goAwaySent)
+            if (_goAwaySent || _closed)
             {
                 WriteRstLocked(streamId, Http2ErrorCode.RefusedStream);
                 return;
@@ -647,6 +795,9 @@ public sealed class Http2Connection : IAsyncDisposable
             {
                 _log.LogDebug("refusing stream {Stream} from {Remote}: {Limit} streams open", streamId, Info.RemoteEndPoint, _options.MaxConcurrentStreams);
                 WriteRstLocked(streamId, Http2ErrorCode.RefusedStream);
+                // A peer that ignores our advertised limit makes us decode and answer for nothing: count it like
+                // a reset it caused.
+                CountPeerResetLocked();
                 return;
             }
             HeaderRules.ValidateRequest(streamId, _decoded);
@@ -677,20 +828,30 @@ public sealed class Http2Connection : IAsyncDisposable
         {
             _log.LogWarning(e, "stream {Stream} handler from {Remote} failed", stream.Id, Info.RemoteEndPoint);
             stream.Reset(Http2ErrorCode.InternalError);
-            return;
         }
         lock (_sync)
         {
-            if (!stream.LocalClosed && !stream.IsReset && !_closed)
+            if (_closed)
+                return;
+            // The handler is done with the stream: input it left unread would otherwise hold connection window.
+            stream.InputAbandoned = true;
+            ReleaseBufferedInputLocked(stream, creditStream: true);
+            if (stream.LocalClosed || stream.IsReset)
+                return;
+            // The handler returned without ending its side: end it rather than leak the stream.
+            if (stream.HeadersSent)
             {
-                // The handler returned without ending its side: end it rather than leak the stream.
-                if (stream.HeadersSent)
-                    FrameWriter.WriteData(_output.Writer, stream.Id, default, endStream: true);
-                else
-                    FrameWriter.WriteRstStream(_output.Writer, stream.Id, Http2ErrorCode.InternalError);
+                FrameWriter.WriteData(_output.Writer, stream.Id, default, endStream: true);
                 stream.LocalClosed = true;
                 _output.Commit();
                 RemoveIfDoneLocked(stream);
+            }
+            else
+            {
+                // No response at all: reset, which also frees the stream's slot (half-closing with a RST_STREAM
+                // would leave it counted against MaxConcurrentStreams until the peer happened to end its side).
+                WriteRstLocked(stream.Id, Http2ErrorCode.InternalError);
+                MarkResetLocked(stream, Http2ErrorCode.InternalError, byPeer: false);
             }
         }
     }
@@ -703,7 +864,9 @@ public sealed class Http2Connection : IAsyncDisposable
             {
                 if ((streamId & 1) == 0 || IsIdleLocked(streamId))
                     throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, $"HEADERS on stream {streamId} the client never opened");
-                WriteRstLocked(streamId, Http2ErrorCode.StreamClosed);
+                if (!WasResetByUsLocked(streamId))
+                    WriteRstLocked(streamId, Http2ErrorCode.StreamClosed);
+                _output.Commit();
                 return;
             }
             if (stream.RemoteClosed)
@@ -741,8 +904,12 @@ public sealed class Http2Connection : IAsyncDisposable
                     throw Http2ProtocolException.Connection(Http2ErrorCode.ProtocolError, $"RST_STREAM on idle stream {h.StreamId}");
                 return;
             }
+            // Rapid reset (CVE-2023-44487) is HEADERS then RST_STREAM before the stream did anything: count only
+            // resets of streams we had not answered yet or that are very young. A client that cancels tunnels it
+            // has been using (its TCP peer went away) is not attacking and must not lose its other streams.
+            bool rapid = !stream.HeadersSent || Environment.TickCount64 - stream.OpenedAt < RapidResetMs;
             MarkResetLocked(stream, code, byPeer: true);
-            if (_options.IsServer)
+            if (_options.IsServer && rapid)
                 CountPeerResetLocked();
         }
     }
@@ -825,7 +992,7 @@ public sealed class Http2Connection : IAsyncDisposable
                 foreach (var s in refused)
                     MarkResetLocked(s, Http2ErrorCode.RefusedStream, byPeer: true);
             if (_streams.Count == 0)
-                ScheduleAbort("GOAWAY received");
+                CloseGracefullyLocked("GOAWAY received");
         }
     }
 
@@ -861,6 +1028,14 @@ public sealed class Http2Connection : IAsyncDisposable
 
     // ------------------------------------------------------------------ state helpers (under _sync)
 
+    private bool WasResetByUsLocked(int streamId)
+    {
+        foreach (int id in _resetByUs)
+            if (id == streamId)
+                return true;
+        return false;
+    }
+
     /// <summary>True when no stream with this id was ever opened (RFC 9113 §5.1 "idle").</summary>
     private bool IsIdleLocked(int streamId)
     {
@@ -878,6 +1053,8 @@ public sealed class Http2Connection : IAsyncDisposable
         stream.FailResponseHeaders(error);
         if (!stream.RemoteClosed)
             stream.InputPipe.Writer.Complete(error);
+        // The application can no longer read what is buffered (a faulted pipe throws before returning data).
+        ReleaseBufferedInputLocked(stream, creditStream: false);
         stream.RemoteClosed = stream.LocalClosed = true;
         if (stream.SendSignal is { } signal)
         {
@@ -905,7 +1082,7 @@ public sealed class Http2Connection : IAsyncDisposable
         _blocked.Remove(stream);
         _lastActivity = Environment.TickCount64;
         if ((_goAwaySent || _goAwayReceivedLastId >= 0) && _streams.Count == 0)
-            ScheduleAbort(_goAwaySent ? "drained" : "GOAWAY received");
+            CloseGracefullyLocked(_goAwaySent ? "drained" : "GOAWAY received");
     }
 
     private void WakeBlockedLocked()
@@ -935,8 +1112,9 @@ public sealed class Http2Connection : IAsyncDisposable
             _floodWindowStart = now;
             _floodCount = 0;
         }
-        if (++_floodCount > _options.MaxControlFramesPerSecond || _output.Buffered > 4L * _options.MaxBufferedOutput)
+        if (++_floodCount > _options.MaxControlFramesPerSecond)
             throw Http2ProtocolException.Connection(Http2ErrorCode.EnhanceYourCalm, $"more than {_options.MaxControlFramesPerSecond} control frames per second (flood)");
+        CheckOutputBacklog();
     }
 
     private void OnKeepAliveTick()
@@ -953,33 +1131,35 @@ public sealed class Http2Connection : IAsyncDisposable
         long pingSent = Volatile.Read(ref _pingSentAt);
         if (pingSent != 0)
         {
-            if (now - pingSent > _options.PingTimeout.TotalMilliseconds)
+            if (now - pingSent >= _options.PingTimeout.TotalMilliseconds)
             {
                 _log.LogWarning("HTTP/2 peer {Remote} did not answer PING within {Timeout} s; closing", Info.RemoteEndPoint, _options.PingTimeout.TotalSeconds);
                 Abort("PING timeout");
             }
             return;
         }
+        if (now - _lastPingAt < _options.PingInterval.TotalMilliseconds)
+            return;
         lock (_sync)
         {
             if (_closed)
                 return;
+            _lastPingAt = now;
             Volatile.Write(ref _pingSentAt, now);
             FrameWriter.WritePing(_output.Writer, (ulong)now, ack: false);
             _output.Commit();
         }
     }
 
-    /// <summary>Fails every open stream and closes the output. Runs once, from the read loop's exit.</summary>
+    /// <summary>Fails every open stream and closes the output. Runs from the read loop's exit.</summary>
     private void Shutdown(string reason)
     {
         lock (_sync)
         {
-            if (_closed)
-                return;
+            // Not skipped when already _closed: a graceful close has no streams, but fail any that remain regardless.
             _closed = true;
             _closeReason ??= reason;
-            foreach (var stream in _streams.Values.ToArray())
+            foreach (var stream in _streams.Values)
             {
                 var error = new Http2StreamResetException(Http2ErrorCode.Cancel, "connection closed: " + _closeReason);
                 stream.ResetCode ??= Http2ErrorCode.Cancel;

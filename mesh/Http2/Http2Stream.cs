@@ -41,6 +41,10 @@ public sealed class Http2Stream
     internal long SendWindow;
     internal int ReceiveWindow;
     internal int PendingCredit;
+    /// <summary>DATA bytes in <see cref="InputPipe"/> the application has not consumed yet (connection credit owed).</summary>
+    internal int BufferedInput;
+    /// <summary>Environment.TickCount64 when the stream was opened (rapid-reset accounting).</summary>
+    internal long OpenedAt = Environment.TickCount64;
     internal bool RemoteClosed;
     internal bool LocalClosed;
     internal bool HeadersSent;
