@@ -20,6 +20,8 @@ public sealed record DaemonOptions
     public int HbonePort { get; init; } = 15008;
     /// <summary>SOCKS5 outbound port for hosts without interception; 0 disables it.</summary>
     public int Socks5Port { get; init; } = 15080;
+    /// <summary>In-pod mode: listen here for the node agent, which hands over enrolled pods' network namespaces.</summary>
+    public string? AgentSocket { get; init; }
     public string LogLevel { get; init; } = "info";
     public string LogFormat { get; init; } = "json";
 
@@ -51,6 +53,9 @@ public sealed record DaemonOptions
           --inbound-port N       Inbound plaintext listener per workload. Default: 15006
           --hbone-port N         HBONE listener per workload. Default: 15008
           --socks5-port N        SOCKS5 outbound listener per workload (no interception needed). Default: 15080; 0 disables
+          --agent-socket PATH    In-pod mode: serve the pods the node agent (ambient-cni-agent) enrols, with listeners
+                                 inside each pod's network namespace, instead of the config's workloads on this node.
+                                 The usual path is /var/run/ambient/daemon.sock
           --log-level LEVEL      trace, debug, info, warn, error. Default: info
           --log-format FORMAT    json or text. Default: json
           -h, --help             Show this help.
@@ -95,6 +100,7 @@ public sealed record DaemonOptions
                 case "--inbound-port": o = o with { InboundPlaintextPort = Port(arg, Value(), allowZero: true) }; break;
                 case "--hbone-port": o = o with { HbonePort = Port(arg, Value(), allowZero: false) }; break;
                 case "--socks5-port": o = o with { Socks5Port = Port(arg, Value(), allowZero: true) }; break;
+                case "--agent-socket": o = o with { AgentSocket = Value() }; break;
                 case "--log-level":
                     var level = Value().ToLowerInvariant();
                     if (level is not ("trace" or "debug" or "info" or "warn" or "error"))

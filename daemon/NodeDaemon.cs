@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using Ambient.Config;
+using Ambient.Daemon.InPod;
 using Ambient.Daemon.Net;
+using Ambient.NodeAgent;
 using Ambient.Daemon.Proxy;
 using Ambient.Hbone;
 using Ambient.Identity;
@@ -24,6 +26,8 @@ public sealed class NodeDaemon : IAsyncDisposable
     private ConfigFileWatcher? _watcher;
     private ReadinessServer? _readiness;
     private MeshCa? _ca;
+    private InPodManager? _inPod;
+    private NodeAgentServer? _agentServer;
     private volatile bool _ready;
 
     public NodeDaemon(DaemonOptions options, ILoggerFactory logs)
@@ -83,8 +87,21 @@ public sealed class NodeDaemon : IAsyncDisposable
         };
         _context.Hbone = new HboneClient(new HboneClientOptions { Logger = _logs.CreateLogger("hbone"), SocketFactory = _context.CreateHboneSocket }, _context.ClientTlsAsync);
 
-        await ReconcileAsync(snapshot, throwOnError: true).ConfigureAwait(false);
-        store.Changed += (_, e) => _ = ReconcileAsync(e.Current, throwOnError: false);
+        if (_options.AgentSocket is { } agentSocket)
+        {
+            // In-pod mode: the pods come from the node agent, not from the config's node assignment.
+            _inPod = new InPodManager(_context);
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(agentSocket))!);
+            _agentServer = new NodeAgentServer(_inPod, agentSocket, _logs.CreateLogger("nodeagent"));
+            try { _agentServer.Start(); }
+            catch (Exception e) when (e is IOException or SocketException) { throw new DaemonStartException($"cannot listen for the node agent on {agentSocket}: {e.Message}"); }
+            _log.LogInformation("in-pod mode: waiting for the node agent on {Socket}", agentSocket);
+        }
+        else
+        {
+            await ReconcileAsync(snapshot, throwOnError: true).ConfigureAwait(false);
+            store.Changed += (_, e) => _ = ReconcileAsync(e.Current, throwOnError: false);
+        }
 
         if (_options.ReadinessEndpoint is { } readiness)
         {
@@ -93,7 +110,7 @@ public sealed class NodeDaemon : IAsyncDisposable
             catch (SocketException e) { throw new DaemonStartException($"cannot listen on {readiness} for readiness: {e.SocketErrorCode}"); }
         }
         _ready = true;
-        _log.LogInformation("ready: serving {Count} workloads on node {Node}", _served.Count, _options.Node);
+        _log.LogInformation("ready: serving {Count} workloads on node {Node}", _inPod is null ? _served.Count : _inPod.Count, _options.Node);
     }
 
     /// <summary>
@@ -170,6 +187,10 @@ public sealed class NodeDaemon : IAsyncDisposable
         _watcher?.Dispose();
         if (_readiness is not null)
             await _readiness.DisposeAsync().ConfigureAwait(false);
+        if (_agentServer is not null)
+            await _agentServer.DisposeAsync().ConfigureAwait(false);
+        if (_inPod is not null)
+            await _inPod.DisposeAsync().ConfigureAwait(false);
         foreach (var l in _served.Values)
             await l.DisposeAsync().ConfigureAwait(false);
         _served.Clear();

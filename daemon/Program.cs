@@ -1,4 +1,5 @@
 using Ambient.Daemon;
+using Ambient.Observability;
 using Microsoft.Extensions.Logging;
 
 DaemonOptions options;

@@ -57,7 +57,7 @@ public sealed class WorkloadListeners : IAsyncDisposable
                 _listeners.Add(Listener.Start(new IPEndPoint(bind, o.OutboundPort), $"outbound {name}", ServeCapturedAsync, _log, _placement));
             if (o.InboundPlaintextPort != 0)
                 _listeners.Add(Listener.Start(new IPEndPoint(bind, o.InboundPlaintextPort), $"inbound-plaintext {name}", s => _plaintext.HandleAsync(s, Workload), _log, _placement));
-            if (o.Socks5Port != 0)
+            if (o.Socks5Port != 0 && _placement == SocketPlacement.Host) // a pod's applications are captured instead
                 _listeners.Add(Listener.Start(new IPEndPoint(bind, o.Socks5Port), $"socks5 {name}", ServeSocks5Async, _log, _placement));
         }
         catch

@@ -33,7 +33,14 @@ public sealed class NetnsProcess : IDisposable
 
     public int Id => Process.Id;
 
-    public bool HasExited => Process.HasExited;
+    public bool HasExited
+    {
+        get
+        {
+            try { return Process.HasExited; }
+            catch (InvalidOperationException) { return true; } // disposed: it is gone either way
+        }
+    }
 
     /// <summary>Stdout and stderr so far, line by line (the last 1 MB).</summary>
     public string Output { get { lock (_output) return _output.ToString(); } }

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 
-namespace Ambient.Daemon;
+namespace Ambient.Observability;
 
-/// <summary>Structured logs to stdout: one JSON object per line (default), or readable text.</summary>
+/// <summary>Structured logs to stdout for every Ambient process: one JSON object per line (default), or readable text.</summary>
 public static class Logging
 {
     public static ILoggerFactory Create(string level, string format) => LoggerFactory.Create(builder =>
