@@ -196,7 +196,8 @@ public sealed class NodeAgentClient : IAsyncDisposable
             }
             catch (Exception e)
             {
-                var reason = e is HelloRefusedException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+                // Log a lost session always, the same failure to (re)connect only once in a row.
+                var reason = e is HelloRefusedException refused ? refused.DaemonError : $"{e.GetType().Name}: {e.Message}";
                 if (SyncCount != syncsBefore)
                 {
                     _logger.ConnectionLost(SocketPath, reason);
@@ -204,7 +205,8 @@ public sealed class NodeAgentClient : IAsyncDisposable
                 }
                 else if (reason != lastProblem)
                 {
-                    if (e is not HelloRefusedException) _logger.Unreachable(SocketPath, reason);
+                    if (e is HelloRefusedException) _logger.HelloRefused(SocketPath, reason);
+                    else _logger.Unreachable(SocketPath, reason);
                     lastProblem = reason;
                 }
             }
@@ -248,10 +250,7 @@ public sealed class NodeAgentClient : IAsyncDisposable
         try
         {
             if (await exchange.SendAsync(new NodeAgentMessage.Hello(NodeAgentCodec.ProtocolVersion), null).ConfigureAwait(false) is { } helloError)
-            {
-                _logger.HelloRefused(SocketPath, helloError);
-                throw new HelloRefusedException($"the daemon refused hello: {helloError}");
-            }
+                throw new HelloRefusedException(helloError);
 
             // Snapshot replay. Changes recorded up to snapshotSeq are answered by it; later ones follow it.
             long snapshotSeq;
@@ -370,7 +369,10 @@ public sealed class NodeAgentClient : IAsyncDisposable
         public TaskCompletionSource<string?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
-    private sealed class HelloRefusedException(string message) : IOException(message);
+    private sealed class HelloRefusedException(string daemonError) : IOException($"the daemon refused hello: {daemonError}")
+    {
+        public string DaemonError { get; } = daemonError;
+    }
 
     /// <summary>Request/ack over one connection, with at most one receive outstanding (also while idle, to notice a closed connection).</summary>
     private sealed class Exchange(SeqPacketConnection connection, TimeSpan ackTimeout, CancellationToken cancellationToken)

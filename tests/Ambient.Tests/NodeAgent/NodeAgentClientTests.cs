@@ -166,16 +166,18 @@ public sealed class NodeAgentClientTests : IAsyncLifetime
         var (server, handler) = StartServer();
         var first = NewClient();
         first.Start();
-        Assert.Null(await Within(first.AddPodAsync(Pods.Make("a"), NetnsFile("a"))));
         await ExpectSnapshotAsync(handler);
+        Assert.Null(await Within(first.AddPodAsync(Pods.Make("a"), NetnsFile("a"))));
         Assert.Equal("add", (await handler.NextAsync()).Kind);
 
         // The agent restarts: the daemon keeps its pods until the new agent's snapshot says what is still there.
         await first.DisposeAsync();
         var second = NewClient();
-        Assert.Null(await Within(second.AddPodAsync(Pods.Make("b"), NetnsFile("b")).ContinueWith(_ => (string?)null))); // not started: nothing to wait for
+        var addB = second.AddPodAsync(Pods.Make("b"), NetnsFile("b"));
+        await handler.AssertQuietAsync(100); // no delete for "a" when the first agent went away
         second.Start();
-        await ExpectSnapshotAsync(handler, "b");
+        await ExpectSnapshotAsync(handler, "b"); // "a" is not in it: the daemon drops it now
+        Assert.Null(await Within(addB));
         Assert.Equal(2, server.SessionCount);
     }
 
@@ -221,5 +223,61 @@ public sealed class NodeAgentClientTests : IAsyncLifetime
         var add = client.AddPodAsync(Pods.Make("never"), NetnsFile("never"));
         await client.DisposeAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => add);
+    }
+
+    [Fact]
+    public async Task SpeaksTheProtocolOnTheWireAndRetriesARefusedHello()
+    {
+        // A scripted daemon: refuse the first hello, then accept the second session.
+        using var listener = SeqPacketListener.Bind(_path.Path);
+        var client = NewClient();
+        var netns = NetnsFile("wire");
+        var add = client.AddPodAsync(Pods.Make("wire", "10.9.0.1"), netns);
+        client.Start();
+
+        async Task<(NodeAgentMessage Message, SafeFileHandle? Fd)> NextAsync(SeqPacketConnection connection)
+        {
+            var packet = await connection.ReceiveAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.NotNull(packet);
+            return (NodeAgentCodec.Decode(packet.Value.Payload), packet.Value.Fd);
+        }
+
+        using (var refused = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(5)))
+        {
+            Assert.Equal(new NodeAgentMessage.Hello(1), (await NextAsync(refused)).Message);
+            await refused.SendAsync(NodeAgentCodec.Encode(new NodeAgentMessage.Ack("unsupported protocol version 1")));
+        }
+
+        using var accepted = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(5));
+        var (hello, helloFd) = await NextAsync(accepted);
+        Assert.Equal((new NodeAgentMessage.Hello(1), (SafeFileHandle?)null), (hello, helloFd));
+        await accepted.SendAsync(NodeAgentCodec.Encode(NodeAgentMessage.Ack.Ok));
+
+        var (keep, keepFd) = await NextAsync(accepted);
+        using (keepFd)
+        {
+            Assert.Equal(new NodeAgentMessage.Keep(Pods.Make("wire", "10.9.0.1")), keep);
+            Assert.NotNull(keepFd);
+            Assert.Equal(FileIdentity.Of(netns), FileIdentity.Of(keepFd));
+        }
+        Assert.False(add.IsCompleted, "the change is answered by the ack of its keep, not before");
+        await accepted.SendAsync(NodeAgentCodec.Encode(new NodeAgentMessage.Ack("namespace is gone")));
+        Assert.Equal("namespace is gone", await Within(add));
+
+        Assert.IsType<NodeAgentMessage.SnapshotSent>((await NextAsync(accepted)).Message);
+        Assert.False(client.IsSynced);
+        await accepted.SendAsync(NodeAgentCodec.Encode(NodeAgentMessage.Ack.Ok));
+        await client.WhenSyncedAsync().WaitAsync(TimeSpan.FromSeconds(5));
+
+        var remove = client.RemovePodAsync("wire");
+        Assert.Equal(new NodeAgentMessage.Delete("wire"), (await NextAsync(accepted)).Message);
+        await accepted.SendAsync(NodeAgentCodec.Encode(NodeAgentMessage.Ack.Ok));
+        Assert.Null(await Within(remove));
+
+        // An unexpected message from the daemon ends the session; the agent reconnects.
+        await accepted.SendAsync(NodeAgentCodec.Encode(NodeAgentMessage.Ack.Ok));
+        Assert.Null(await accepted.ReceiveAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5)));
+        using var third = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(new NodeAgentMessage.Hello(1), (await NextAsync(third)).Message);
     }
 }

@@ -192,11 +192,3 @@ public sealed class NodeAgentServerTests : IAsyncLifetime
         using var connection = await ConnectAsync(); // the first one is unharmed
     }
 }
-
-/// <summary>An optional descriptor argument (lets call sites pass <c>new(handle)</c> or nothing).</summary>
-internal readonly record struct SafeHandleOrNull(System.Runtime.InteropServices.SafeHandle? Handle);
-
-internal static class LetExtension
-{
-    public static TResult Let<T, TResult>(this T value, Func<T, TResult> map) => map(value);
-}

@@ -154,3 +154,11 @@ internal static class Pods
     public static PodInfo Make(string uid, params string[] ips) =>
         new(uid, "pod-" + uid, "default", "sa-" + uid, ips.Select(IPAddress.Parse).ToArray());
 }
+
+/// <summary>An optional descriptor argument (lets call sites pass <c>new(handle)</c> or nothing).</summary>
+internal readonly record struct SafeHandleOrNull(System.Runtime.InteropServices.SafeHandle? Handle);
+
+internal static class LetExtension
+{
+    public static TResult Let<T, TResult>(this T value, Func<T, TResult> map) => map(value);
+}
