@@ -24,5 +24,5 @@ public sealed class LocalMeshCommandTests
         Assert.Equal(netnsBefore.Where(n => n.StartsWith("ambl-")), ListNetns().Where(n => n.StartsWith("ambl-")));
     }
 
-    private static string[] ListNetns() => Directory.Exists("/var/run/netns") ? Directory.GetFiles("/var/run/netns").Select(Path.GetFileName).ToArray()! : [];
+    private static string[] ListNetns() => Directory.Exists("/var/run/netns") ? Directory.GetFiles("/var/run/netns").Select(f => Path.GetFileName(f)).ToArray() : [];
 }
