@@ -87,6 +87,7 @@ public sealed class NodeDaemon : IAsyncDisposable
         };
         _context.Hbone = new HboneClient(new HboneClientOptions { Logger = _logs.CreateLogger("hbone"), SocketFactory = _context.CreateHboneSocket }, _context.ClientTlsAsync);
 
+        store.Changed += (_, e) => _context.Connections.Recheck(e.Current);
         if (_options.AgentSocket is { } agentSocket)
         {
             // In-pod mode: the pods come from the node agent, not from the config's node assignment.

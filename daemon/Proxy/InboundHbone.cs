@@ -71,9 +71,10 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
                 return;
             }
             await request.RespondAsync(200).ConfigureAwait(false);
-            var result = await TunnelRelay.RunAsync(upstream, request.Stream).ConfigureAwait(false);
+            using var lease = context.Connections.Track(facts, plaintext: false);
+            var result = await TunnelRelay.RunAsync(upstream, request.Stream, lease.Closed).ConfigureAwait(false);
             // Relay counts from the upstream socket's view: bytes to the tunnel are the response.
-            (received, sent, error) = (result.BytesFromTunnel, result.BytesToTunnel, result.Error);
+            (received, sent, error) = (result.BytesFromTunnel, result.BytesToTunnel, lease.ClosedByPolicy ? "closed: no longer allowed by policy" : result.Error);
         }
         finally
         {

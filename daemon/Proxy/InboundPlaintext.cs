@@ -35,7 +35,8 @@ public sealed class InboundPlaintext(ProxyContext context, SocketPlacement place
                 error = "plaintext refused: PeerAuthentication is STRICT";
                 return;
             }
-            var decision = L4Authorizer.Evaluate(snapshot.PoliciesFor(destination), new ConnectionFacts(null, remote.Address, destination, target.Address, target.Port));
+            var facts = new ConnectionFacts(null, remote.Address, destination, target.Address, target.Port);
+            var decision = L4Authorizer.Evaluate(snapshot.PoliciesFor(destination), facts);
             if (!decision.Allowed)
             {
                 error = decision.Reason;
@@ -44,8 +45,9 @@ public sealed class InboundPlaintext(ProxyContext context, SocketPlacement place
             using var upstream = placement.CreateUpstream(target.AddressFamily);
             using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
                 await upstream.ConnectAsync(target, timeout.Token).ConfigureAwait(false);
-            var result = await SocketRelay.RunAsync(client, upstream).ConfigureAwait(false);
-            (sent, received, error) = (result.BytesToTunnel, result.BytesFromTunnel, result.Error);
+            using var lease = context.Connections.Track(facts, plaintext: true);
+            var result = await SocketRelay.RunAsync(client, upstream, lease.Closed).ConfigureAwait(false);
+            (sent, received, error) = (result.BytesToTunnel, result.BytesFromTunnel, lease.ClosedByPolicy ? "closed: no longer allowed by policy" : result.Error);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
         {

@@ -31,6 +31,9 @@ public sealed class ProxyContext
 
     public ILogger AccessLog => field ??= Logs.CreateLogger("access");
 
+    /// <summary>Open inbound connections, re-checked when policies change.</summary>
+    public ConnectionRegistry Connections => field ??= new ConnectionRegistry(Logs.CreateLogger("authorization"));
+
     /// <summary>Parses (once) a SPIFFE URI from the config into the identity layer's type.</summary>
     public SpiffeId Spiffe(string uri) => _ids.GetOrAdd(uri, static u =>
         SpiffeId.Parse(u));

@@ -7,9 +7,11 @@ namespace Ambient.Daemon.Proxy;
 /// <summary>Plain TCP ↔ TCP relay for passthrough and inbound delivery, with the same half-close rules as the tunnel relay.</summary>
 public static class SocketRelay
 {
-    public static async Task<RelayResult> RunAsync(Socket a, Socket b)
+    /// <param name="cancellationToken">Cancelling resets both sockets (e.g. a policy no longer allows the connection).</param>
+    public static async Task<RelayResult> RunAsync(Socket a, Socket b, CancellationToken cancellationToken = default)
     {
         using var abort = new CancellationTokenSource();
+        using var external = cancellationToken.Register(() => Abort(abort, a, b));
         var ab = CopyAsync(a, b, abort);
         var ba = CopyAsync(b, a, abort);
         await Task.WhenAll(ab, ba).ConfigureAwait(false);
@@ -40,16 +42,23 @@ public static class SocketRelay
         {
             if (abort.IsCancellationRequested)
                 return (total, null);
-            abort.Cancel();
-            foreach (var s in (Socket[])[from, to])
-            {
-                try { s.LingerState = new LingerOption(true, 0); s.Close(); } catch (ObjectDisposedException) { }
-            }
+            Abort(abort, from, to);
             return (total, e is SocketException se ? $"socket: {se.SocketErrorCode}" : e.Message);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static void Abort(CancellationTokenSource abort, Socket a, Socket b)
+    {
+        if (abort.IsCancellationRequested)
+            return;
+        abort.Cancel();
+        foreach (var s in (Socket[])[a, b])
+        {
+            try { s.LingerState = new LingerOption(true, 0); s.Close(); } catch (ObjectDisposedException) { }
         }
     }
 }

@@ -17,9 +17,11 @@ public static class TunnelRelay
 {
     private const int BufferSize = 64 * 1024;
 
+    /// <param name="cancellationToken">Cancelling aborts the connection both ways (e.g. a policy no longer allows it).</param>
     public static async Task<RelayResult> RunAsync(Socket socket, Http2Stream stream, CancellationToken cancellationToken = default)
     {
-        using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var abort = new CancellationTokenSource();
+        using var external = cancellationToken.Register(() => Fail(socket, stream, abort, Http2ErrorCode.Cancel));
         var toTunnel = SocketToStreamAsync(socket, stream, abort);
         var fromTunnel = StreamToSocketAsync(stream, socket, abort);
         await Task.WhenAll(toTunnel, fromTunnel).ConfigureAwait(false);
