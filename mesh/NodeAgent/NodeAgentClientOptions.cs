@@ -15,6 +15,9 @@ public sealed class NodeAgentClientOptions
     /// <summary>First delay before reconnecting (after a session that had synced, the delay starts here again).</summary>
     public TimeSpan ReconnectMinDelay { get; init; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>The delay doubles after every failed attempt up to this.</summary>
-    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// The delay doubles after every failed attempt up to this. Kept short: dialling a local Unix socket is cheap,
+    /// and a restarted daemon must get its pods back within 2 s.
+    /// </summary>
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromMilliseconds(500);
 }
