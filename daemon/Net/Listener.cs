@@ -59,6 +59,7 @@ public sealed class Listener : IAsyncDisposable
                 await Task.Delay(50).ConfigureAwait(false);
                 continue;
             }
+            client.NoDelay = true; // relayed request/response traffic must not wait for Nagle
             _ = RunHandlerAsync(client);
         }
     }

@@ -13,7 +13,7 @@ namespace Ambient.Http2;
 internal sealed class Http2Output
 {
     private readonly Pipe _pipe = new(new PipeOptions(
-        pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 64 * 1024, useSynchronizationContext: false));
+        pool: Ambient.Buffers.MeshMemoryPool.Instance, pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 64 * 1024, useSynchronizationContext: false));
     private readonly Stream _transport;
     // After Complete, frames still produced by the read loop (PING/SETTINGS acks, WINDOW_UPDATE, RST_STREAM while a
     // drained connection waits for the peer to close) land here and are dropped, instead of throwing from a

@@ -19,7 +19,7 @@ public sealed class Http2Stream
         Id = id;
         SendWindow = sendWindow;
         ReceiveWindow = receiveWindow;
-        InputPipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0,
+        InputPipe = new Pipe(new PipeOptions(pool: Ambient.Buffers.MeshMemoryPool.Instance, pauseWriterThreshold: 0, resumeWriterThreshold: 0,
             minimumSegmentSize: 16 * 1024, useSynchronizationContext: false));
         Input = new StreamInputReader(InputPipe.Reader, this);
     }

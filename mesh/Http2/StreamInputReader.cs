@@ -20,6 +20,8 @@ internal sealed class StreamInputReader(PipeReader inner, Http2Stream stream) : 
         return ok;
     }
 
+    // Pooled state machine: a read that waits is the common case in a relay; don't allocate one each time.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         var result = await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
