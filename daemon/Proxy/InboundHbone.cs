@@ -83,9 +83,7 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
                 try { await request.RespondAsync(status).ConfigureAwait(false); }
                 catch (Exception e) when (e is IOException or InvalidOperationException) { }
             }
-            context.AccessLog.LogInformation(
-                "connection complete direction={Direction} src.addr={SourceAddress} src.identity={SourceIdentity} dst.addr={DestinationAddress} dst.workload={DestinationWorkload} status={Status} bytes_sent={BytesSent} bytes_recv={BytesReceived} duration_ms={DurationMs} error={Error}",
-                "inbound", request.OriginalClient ?? request.RemoteEndPoint, request.PeerIdentity, request.Target?.ToString() ?? request.Authority,
+            AccessLog.Inbound(context.AccessLog, request.OriginalClient ?? request.RemoteEndPoint, request.PeerIdentity, request.Target?.ToString() ?? request.Authority,
                 destinationName, status, sent, received, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, error);
         }
     }

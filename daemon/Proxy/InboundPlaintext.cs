@@ -56,9 +56,7 @@ public sealed class InboundPlaintext(ProxyContext context, SocketPlacement place
         finally
         {
             client.Dispose();
-            context.AccessLog.LogInformation(
-                "connection complete direction={Direction} src.addr={SourceAddress} dst.addr={DestinationAddress} dst.workload={DestinationWorkload} bytes_sent={BytesSent} bytes_recv={BytesReceived} duration_ms={DurationMs} error={Error}",
-                "inbound_plaintext", remote, target, $"{workload.Namespace}/{workload.Name}", sent, received,
+            AccessLog.InboundPlaintext(context.AccessLog, remote, target, $"{workload.Namespace}/{workload.Name}", sent, received,
                 (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, error);
         }
     }

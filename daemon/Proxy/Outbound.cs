@@ -70,9 +70,7 @@ public sealed class Outbound(ProxyContext context, SocketPlacement placement)
             client.Dispose();
         }
         var duration = Stopwatch.GetElapsedTime(started);
-        context.AccessLog.LogInformation(
-            "connection complete direction={Direction} src.addr={SourceAddress} src.workload={SourceWorkload} src.identity={SourceIdentity} dst.addr={DestinationAddress} dst.workload={DestinationWorkload} route={Route} bytes_sent={BytesSent} bytes_recv={BytesReceived} duration_ms={DurationMs} error={Error}",
-            "outbound", clientEndpoint, $"{source.Namespace}/{source.Name}", source.Identity, destination, destinationName,
+        AccessLog.Outbound(context.AccessLog, clientEndpoint, $"{source.Namespace}/{source.Name}", source.Identity, destination, destinationName,
             route switch { OutboundRoute.Tunnel => "hbone", OutboundRoute.Passthrough => "passthrough", _ => "refused" },
             sent, received, (long)duration.TotalMilliseconds, error);
     }
