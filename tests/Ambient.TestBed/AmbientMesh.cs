@@ -57,8 +57,7 @@ public sealed class AmbientMesh : IAsyncDisposable
             {
                 Directory.CreateDirectory(Path.Combine(dir, node.Name));
                 await mesh.StartDaemonAsync(node);
-                mesh._agents[node.Name] = node.Start("dotnet", [binaries.Agent, "--config", mesh.ConfigPath, "--cni-socket", mesh.CniSocket(node),
-                    "--daemon-socket", mesh.DaemonSocket(node), "--state-file", Path.Combine(dir, node.Name, "agent-pods.json"), "--log-format", "text"]);
+                mesh.StartAgentProcess(node);
             }
             foreach (var node in cluster.Nodes)
                 await WaitForAsync(() => File.Exists(mesh.CniSocket(node)), TimeSpan.FromSeconds(20), $"agent on {node.Name} to listen", mesh._agents[node.Name]);
@@ -82,6 +81,23 @@ public sealed class AmbientMesh : IAsyncDisposable
             "--state-dir", StateDirectory, "--readiness", $"{node.IP}:15021", "--log-format", "text"]);
         _daemons[node.Name] = daemon;
         await WaitForAsync(() => File.Exists(socket), TimeSpan.FromSeconds(20), $"daemon on {node.Name} to start", daemon);
+    }
+
+    private void StartAgentProcess(Node node)
+    {
+        if (File.Exists(CniSocket(node))) File.Delete(CniSocket(node));
+        _agents[node.Name] = node.Start("dotnet", [_binaries.Agent, "--config", ConfigPath, "--cni-socket", CniSocket(node),
+            "--daemon-socket", DaemonSocket(node), "--state-file", Path.Combine(WorkDirectory, node.Name, "agent-pods.json"), "--log-format", "text"]);
+    }
+
+    /// <summary>Kills a node's agent outright and starts a new one, which must pick up the enrolled pods.</summary>
+    public async Task RestartAgentAsync(Node node)
+    {
+        var old = _agents[node.Name];
+        old.Process.Kill(entireProcessTree: true);
+        old.Process.WaitForExit(5000);
+        StartAgentProcess(node);
+        await WaitForAsync(() => File.Exists(CniSocket(node)), TimeSpan.FromSeconds(20), $"agent on {node.Name} to listen", _agents[node.Name]);
     }
 
     /// <summary>Kills a node's daemon outright (no graceful stop), as a crash would.</summary>

@@ -199,6 +199,27 @@ public sealed class InterceptionTests : IAsyncLifetime
         Assert.Equal("hello from echo\n", r.StdOut);
     }
 
+    [Fact]
+    public async Task A_restarted_agent_restores_its_pods_from_the_rules_it_finds()
+    {
+        Join(_sleep, _echo);
+        Assert.True((await CurlAsync(_sleep, $"http://{_echo.IP}/")).Succeeded);
+        await _mesh.RestartAgentAsync(_echo.Node);
+        Assert.Contains("restored 1 enrolled pods", await WaitForAsync(() => _mesh.Agent(_echo.Node).Output, "restored"));
+        // Traffic keeps flowing, and the new agent knows the pod well enough to take it out of the mesh cleanly.
+        Assert.True((await CurlAsync(_sleep, $"http://{_echo.IP}/")).Succeeded);
+        var left = _mesh.Unenroll(_echo);
+        Assert.True(left.Succeeded, left.StdErr);
+        Assert.DoesNotContain("table inet ambient", _echo.ExecOrThrow("nft list ruleset"));
+    }
+
+    private static async Task<string> WaitForAsync(Func<string> read, string fragment)
+    {
+        for (int i = 0; i < 100 && !read().Contains(fragment); i++)
+            await Task.Delay(50);
+        return read();
+    }
+
     private static Task<ExecResult> CurlAsync(Node from, string url)
     {
         var r = from.Exec($"curl -sS --max-time 5 {url}");
