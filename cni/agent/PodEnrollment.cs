@@ -28,6 +28,7 @@ public sealed class PodEnrollment(ConfigStore config, NodeAgentClient daemon, st
     /// <summary>Restores the enrolled set after an agent restart and hands it to the daemon.</summary>
     public async Task RestoreAsync()
     {
+        PodRedirection.InstallNode();
         if (!File.Exists(statePath))
             return;
         EnrolledPod[] saved;
@@ -48,7 +49,8 @@ public sealed class PodEnrollment(ConfigStore config, NodeAgentClient daemon, st
                 log.LogInformation("pod {Namespace}/{Name} is gone or has no rules; forgetting it", pod.Namespace, pod.Name);
                 continue;
             }
-            await HandToDaemonAsync(pod).ConfigureAwait(false);
+            PodRedirection.AddProbeTargets(pod.Ips);
+            _ = HandToDaemonAsync(pod); // answered when the daemon is (or comes) up; the rules already capture
             _pods[pod.Uid] = pod;
         }
         Save();
@@ -74,6 +76,7 @@ public sealed class PodEnrollment(ConfigStore config, NodeAgentClient daemon, st
             try
             {
                 PodRedirection.Install(netnsPath);
+                PodRedirection.AddProbeTargets(pod.Ips);
             }
             catch (IOException e)
             {
@@ -89,8 +92,13 @@ public sealed class PodEnrollment(ConfigStore config, NodeAgentClient daemon, st
         }
         // The rules are in: traffic is captured from now on. If the daemon is not up yet it gets the pod when it
         // connects (the client replays its snapshot), and until then new connections fail closed.
-        var error = await HandToDaemonAsync(pod).ConfigureAwait(false);
-        return (error, true);
+        var handed = HandToDaemonAsync(pod);
+        if (await Task.WhenAny(handed, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false) != handed)
+        {
+            log.LogWarning("daemon has not acknowledged pod {Namespace}/{Name} yet; it gets it when it connects", pod.Namespace, pod.Name);
+            return (null, true);
+        }
+        return (await handed.ConfigureAwait(false), true);
     }
 
     /// <summary>A pod was deleted or asked to leave: removes its rules (if its namespace still exists) and tells the daemon.</summary>
@@ -112,6 +120,7 @@ public sealed class PodEnrollment(ConfigStore config, NodeAgentClient daemon, st
         {
             _gate.Release();
         }
+        PodRedirection.RemoveProbeTargets(pod.Ips);
         if (File.Exists(pod.NetnsPath))
         {
             try { PodRedirection.Remove(pod.NetnsPath); }

@@ -45,16 +45,18 @@ public static class RedirectRules
         return sb.ToString();
     }
 
-    /// <summary>Node side: connections the node itself makes to its pods (kubelet probes) leave with <see cref="ProbeSource"/>.</summary>
-    public static string Node(IEnumerable<string> podCidrs)
-    {
-        var sb = new StringBuilder();
-        sb.Append($"table ip {NodeTable} {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat; policy accept;\n");
-        foreach (var cidr in podCidrs)
-            sb.Append($"    fib saddr type local ip daddr {cidr} snat to {ProbeSource}\n");
-        sb.Append("  }\n}\n");
-        return sb.ToString();
-    }
+    /// <summary>
+    /// Node side: connections the node itself makes to its enrolled pods (kubelet probes) leave with
+    /// <see cref="ProbeSource"/>, which the pods let through unredirected — so probes work even under STRICT mTLS.
+    /// The enrolled pods are the set <c>pods</c>, updated with <see cref="AddProbeTarget"/>/<see cref="RemoveProbeTarget"/>.
+    /// </summary>
+    public static string Node()
+        => $"table ip {NodeTable} {{\n  set pods {{ type ipv4_addr; }}\n  chain postrouting {{\n" +
+           "    type nat hook postrouting priority srcnat; policy accept;\n" +
+           $"    fib saddr type local ip daddr @pods snat to {ProbeSource}\n  }}\n}}\n";
+
+    public static string AddProbeTarget(string ip) => $"add element ip {NodeTable} pods {{ {ip} }}\n";
+    public static string RemoveProbeTarget(string ip) => $"delete element ip {NodeTable} pods {{ {ip} }}\n";
 
     public static string DeletePod() => $"delete table inet {PodTable}\n";
     public static string DeleteNode() => $"delete table ip {NodeTable}\n";

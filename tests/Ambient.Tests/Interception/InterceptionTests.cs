@@ -170,12 +170,27 @@ public sealed class InterceptionTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Node_probes_still_reach_an_enrolled_pod()
+    public async Task Node_probes_still_reach_an_enrolled_pod_even_under_strict_mtls()
     {
         Join(_echo);
         var probe = await CurlAsync(_echo.Node, $"http://{_echo.IP}/");
         Assert.True(probe.Succeeded, probe.StdErr);
         Assert.Equal("hello from echo\n", probe.StdOut);
+
+        File.WriteAllText(_mesh.ConfigPath, AmbientMesh.Config(_cluster, [new MeshService("echo", "default", EchoVip, 80, 80, "echo")], [_outside],
+            "peerAuthentications:\n  - metadata: {name: default, namespace: istio-system}\n    spec: {mtls: {mode: STRICT}}\n"));
+        // STRICT in force: a plaintext client outside the mesh is refused…
+        ExecResult plain = _outside.Exec($"curl -sS --max-time 2 http://{_echo.IP}/");
+        for (int i = 0; i < 50 && plain.Succeeded; i++)
+        {
+            await Task.Delay(100);
+            plain = _outside.Exec($"curl -sS --max-time 2 http://{_echo.IP}/");
+        }
+        Assert.False(plain.Succeeded, "STRICT did not refuse a plaintext client");
+        // …but the node's probe, SNATed to 169.254.7.127 by the agent, is let through unredirected.
+        var strictProbe = await CurlAsync(_echo.Node, $"http://{_echo.IP}/");
+        Assert.True(strictProbe.Succeeded, strictProbe.StdErr);
+        Assert.Equal("hello from echo\n", strictProbe.StdOut);
     }
 
     [Fact]
