@@ -1,6 +1,5 @@
 using System.Net;
 using System.Runtime.InteropServices;
-using Ambient.Deploy.Local;
 using Ambient.TestBed;
 
 // ambient-local: brings up a two-node mesh on this machine, with nginx in pods enrolled through the CNI

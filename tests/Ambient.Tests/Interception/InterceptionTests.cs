@@ -42,27 +42,7 @@ public sealed class InterceptionTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private NetnsProcess StartNginx(Pod pod)
-    {
-        var dir = Path.Combine(_dir, pod.Name);
-        Directory.CreateDirectory(dir);
-        var conf = Path.Combine(dir, "nginx.conf");
-        File.WriteAllText(conf, $$"""
-            daemon off;
-            master_process off;
-            worker_processes 1;
-            pid {{dir}}/nginx.pid;
-            error_log stderr notice;
-            events { worker_connections 256; }
-            http {
-                access_log off;
-                client_body_temp_path {{dir}}/body; proxy_temp_path {{dir}}/proxy; fastcgi_temp_path {{dir}}/fastcgi;
-                uwsgi_temp_path {{dir}}/uwsgi; scgi_temp_path {{dir}}/scgi;
-                server { listen 80; location / { return 200 "hello from {{pod.Name}}\n"; } }
-            }
-            """);
-        return pod.Start("nginx", ["-p", dir, "-c", conf, "-e", "stderr"]);
-    }
+    private NetnsProcess StartNginx(Pod pod) => Nginx.Start(pod, Path.Combine(_dir, pod.Name));
 
     private static async Task<ExecResult> CurlAsync(Pod from, string url, string marker = "x")
     {

@@ -1,6 +1,6 @@
-using Ambient.TestBed;
 
-namespace Ambient.Deploy.Local;
+
+namespace Ambient.TestBed;
 
 /// <summary>nginx in a pod, answering "hello from &lt;pod&gt;" on port 80.</summary>
 public static class Nginx
