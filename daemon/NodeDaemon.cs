@@ -85,6 +85,7 @@ public sealed class NodeDaemon : IAsyncDisposable
             Options = _options,
             Logs = _logs,
         };
+        store.Changed += (_, e) => _context.LoadBalancer.Health.Retain(e.Current);
         _context.Hbone = new HboneClient(new HboneClientOptions { Logger = _logs.CreateLogger("hbone"), SocketFactory = _context.CreateHboneSocket }, _context.ClientTlsAsync);
 
         store.Changed += (_, e) => _context.Connections.Recheck(e.Current);

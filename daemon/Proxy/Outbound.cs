@@ -4,6 +4,8 @@ using System.Net.Sockets;
 using Ambient.Config;
 using Ambient.Daemon.Net;
 using Ambient.Hbone;
+using Ambient.Http2;
+using Ambient.LoadBalancing;
 using Microsoft.Extensions.Logging;
 
 namespace Ambient.Daemon.Proxy;
@@ -20,44 +22,58 @@ public sealed class Outbound(ProxyContext context, SocketPlacement placement)
     /// Routes and relays. <paramref name="onConnected"/> runs once the far side is reachable (SOCKS5 replies
     /// then); returning false means the caller already refused the client.
     /// </summary>
+    /// <summary>Connect attempts for a service (each on a fresh pick), so a dead endpoint costs a retry, not a failure.</summary>
+    private const int MaxServiceConnectAttempts = 3;
+
     public async Task HandleAsync(Socket client, Workload source, IPEndPoint destination, Func<bool, ValueTask>? onConnected = null)
     {
         var started = Stopwatch.GetTimestamp();
         var clientEndpoint = (IPEndPoint)client.RemoteEndPoint!;
-        var snapshot = context.Config.Current;
-        var route = OutboundRouter.Route(snapshot, destination, context.Options.HbonePort, Random.Shared.Next);
+        OutboundRoute route = new OutboundRoute.Refused("not routed");
+        ConnectionLease lease = default;
+        Socket? upstream = null;
         long sent = 0, received = 0;
         string? error = null;
         string? destinationName = null;
         try
         {
-            switch (route)
+            Http2Stream? stream = null;
+            for (int attempt = 1; ; attempt++)
             {
-                case OutboundRoute.Refused refused:
-                    error = refused.Reason;
-                    if (onConnected is not null) await onConnected(false).ConfigureAwait(false);
-                    break;
-                case OutboundRoute.Tunnel tunnel:
+                route = OutboundRouter.Route(context.Config.Current, destination, context.Options.HbonePort, source, context.LoadBalancer, Random.Shared);
+                // Counted from the pick (so connects in flight weigh in p2c) until the connection is over.
+                lease = route.Pick is { } pick ? context.LoadBalancer.Lease(pick.Endpoint) : default;
+                try
                 {
-                    destinationName = $"{tunnel.Destination.Namespace}/{tunnel.Destination.Name}";
-                    var request = new HboneConnectRequest(source.Identity, tunnel.Identities, tunnel.HboneEndpoint, tunnel.Target, clientEndpoint, placement.SourceAddress(source.Addresses[0]));
-                    var stream = await context.Hbone.ConnectAsync(request).ConfigureAwait(false);
-                    if (onConnected is not null) await onConnected(true).ConfigureAwait(false);
-                    var result = await TunnelRelay.RunAsync(client, stream).ConfigureAwait(false);
-                    (sent, received, error) = (result.BytesToTunnel, result.BytesFromTunnel, result.Error);
+                    (stream, upstream, destinationName) = await ConnectAsync(route, source, clientEndpoint).ConfigureAwait(false);
+                    lease.ReportSuccess();
                     break;
                 }
-                case OutboundRoute.Passthrough pass:
+                catch (Exception e) when (e is HboneConnectException or SocketException or OperationCanceledException or IOException)
                 {
-                    destinationName = pass.Destination is { } d ? $"{d.Namespace}/{d.Name}" : null;
-                    using var upstream = placement.CreateUpstream(pass.Target.AddressFamily);
-                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                    await upstream.ConnectAsync(pass.Target, timeout.Token).ConfigureAwait(false);
-                    if (onConnected is not null) await onConnected(true).ConfigureAwait(false);
-                    var result = await SocketRelay.RunAsync(client, upstream).ConfigureAwait(false);
-                    (sent, received, error) = (result.BytesToTunnel, result.BytesFromTunnel, result.Error);
-                    break;
+                    // A 4xx is the peer answering (policy, bad request): not the endpoint's fault, and final.
+                    bool endpointFault = e is not HboneConnectException { Status: >= 400 and < 500 };
+                    if (endpointFault)
+                        lease.ReportFailure();
+                    lease.Dispose();
+                    lease = default;
+                    if (!endpointFault || route.Pick is null || attempt == MaxServiceConnectAttempts)
+                        throw;
+                    _log.LogDebug("connect to {Endpoint} for {Destination} failed ({Error}); picking another endpoint", route.Pick.Value.Endpoint.Workload.Uid, destination, e.Message);
                 }
+            }
+            if (route is OutboundRoute.Refused refused)
+            {
+                error = refused.Reason;
+                if (onConnected is not null) await onConnected(false).ConfigureAwait(false);
+            }
+            else
+            {
+                if (onConnected is not null) await onConnected(true).ConfigureAwait(false);
+                var result = stream is not null
+                    ? await TunnelRelay.RunAsync(client, stream).ConfigureAwait(false)
+                    : await SocketRelay.RunAsync(client, upstream!).ConfigureAwait(false);
+                (sent, received, error) = (result.BytesToTunnel, result.BytesFromTunnel, result.Error);
             }
         }
         catch (Exception e) when (e is HboneConnectException or SocketException or OperationCanceledException or IOException)
@@ -67,11 +83,44 @@ public sealed class Outbound(ProxyContext context, SocketPlacement placement)
         }
         finally
         {
+            lease.Dispose();
+            upstream?.Dispose();
             client.Dispose();
         }
         var duration = Stopwatch.GetElapsedTime(started);
         AccessLog.Outbound(context.AccessLog, clientEndpoint, $"{source.Namespace}/{source.Name}", source.Identity, destination, destinationName,
             route switch { OutboundRoute.Tunnel => "hbone", OutboundRoute.Passthrough => "passthrough", _ => "refused" },
             sent, received, (long)duration.TotalMilliseconds, error);
+    }
+
+    /// <summary>Opens the far side of a route: an HBONE stream, or a plain socket for passthrough.</summary>
+    private async Task<(Http2Stream?, Socket?, string?)> ConnectAsync(OutboundRoute route, Workload source, IPEndPoint clientEndpoint)
+    {
+        switch (route)
+        {
+            case OutboundRoute.Tunnel tunnel:
+            {
+                var request = new HboneConnectRequest(source.Identity, tunnel.Identities, tunnel.HboneEndpoint, tunnel.Target, clientEndpoint, placement.SourceAddress(source.Addresses[0]));
+                var stream = await context.Hbone.ConnectAsync(request).ConfigureAwait(false);
+                return (stream, null, $"{tunnel.Destination.Namespace}/{tunnel.Destination.Name}");
+            }
+            case OutboundRoute.Passthrough pass:
+            {
+                var upstream = placement.CreateUpstream(pass.Target.AddressFamily);
+                try
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    await upstream.ConnectAsync(pass.Target, timeout.Token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    upstream.Dispose();
+                    throw;
+                }
+                return (null, upstream, pass.Destination is { } d ? $"{d.Namespace}/{d.Name}" : null);
+            }
+            default:
+                return (null, null, null);
+        }
     }
 }

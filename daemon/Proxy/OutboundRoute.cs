@@ -1,11 +1,15 @@
 using System.Net;
 using Ambient.Config;
+using Ambient.LoadBalancing;
 
 namespace Ambient.Daemon.Proxy;
 
 /// <summary>How an outbound connection is carried, decided from the config snapshot alone.</summary>
 public abstract record OutboundRoute
 {
+    /// <summary>The load balancer's choice when the destination was a service VIP (null for a workload address).</summary>
+    public LoadBalancerPick? Pick { get; init; }
+
     /// <summary>Through HBONE to a mesh workload: dial <paramref name="HboneEndpoint"/>, CONNECT to <paramref name="Target"/>.</summary>
     public sealed record Tunnel(Workload Destination, Service? Service, IPEndPoint HboneEndpoint, IPEndPoint Target, IReadOnlyList<string> Identities) : OutboundRoute;
 
@@ -18,12 +22,12 @@ public abstract record OutboundRoute
 
 /// <summary>
 /// Destination → route: a service VIP picks one of its endpoints and maps the port; a workload address goes to
-/// that workload; anything else passes through. Load balancing here is uniform random; locality and health come
-/// with discovery.
+/// that workload; anything else passes through. Service endpoints are chosen by the <see cref="LoadBalancer"/>
+/// (locality tiers with failover, outlier ejection, power-of-two-choices on open connections).
 /// </summary>
 public static class OutboundRouter
 {
-    public static OutboundRoute Route(MeshSnapshot snapshot, IPEndPoint destination, int hbonePort, Func<int, int> pick)
+    public static OutboundRoute Route(MeshSnapshot snapshot, IPEndPoint destination, int hbonePort, Workload source, LoadBalancer balancer, Random rng)
     {
         var service = snapshot.ServiceByVip(destination.Address);
         if (service is not null)
@@ -33,8 +37,8 @@ public static class OutboundRouter
             var endpoints = snapshot.EndpointsOf(service, destination.Port);
             if (endpoints.IsEmpty)
                 return new OutboundRoute.Refused($"service {service.Key} has no endpoints");
-            var chosen = endpoints[endpoints.Length == 1 ? 0 : pick(endpoints.Length)];
-            return ToWorkload(chosen.Workload, service, chosen.TargetPort, hbonePort);
+            var pick = balancer.Pick(endpoints.AsSpan(), source, rng);
+            return ToWorkload(pick.Endpoint.Workload, service, pick.Endpoint.TargetPort, hbonePort) with { Pick = pick };
         }
         var workload = snapshot.WorkloadByAddress(destination.Address);
         if (workload is not null)

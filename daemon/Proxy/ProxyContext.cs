@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using Ambient.Config;
 using Ambient.Hbone;
 using Ambient.Identity;
+using Ambient.LoadBalancing;
 using Microsoft.Extensions.Logging;
 
 namespace Ambient.Daemon.Proxy;
@@ -19,6 +20,9 @@ public sealed class ProxyContext
     public required DaemonOptions Options { get; init; }
     public required ILoggerFactory Logs { get; init; }
     public HboneClient Hbone { get; set; } = null!;
+
+    /// <summary>Service endpoint selection; its health registry (open connections, ejections) is shared by every workload this daemon serves.</summary>
+    public LoadBalancer LoadBalancer { get; init; } = new();
 
     /// <summary>In-pod mode: where each enrolled pod's sockets live, by pod address (for HBONE source sockets).</summary>
     public ConcurrentDictionary<System.Net.IPAddress, Ambient.Daemon.Net.SocketPlacement> Placements { get; } = new();

@@ -4,8 +4,11 @@ using System.Text;
 
 namespace Ambient.TestBed;
 
-/// <summary>A service for the mesh config: a VIP load-balanced over the pods with label app=<see cref="App"/>.</summary>
-public sealed record MeshService(string Name, string Namespace, IPAddress Vip, int Port, int TargetPort, string App);
+/// <summary>
+/// A service for the mesh config: a VIP load-balanced over the pods whose label <see cref="SelectorKey"/> is
+/// <see cref="App"/>. Pods are labelled app=&lt;pod name&gt; and role=&lt;pod name up to its first '-'&gt;.
+/// </summary>
+public sealed record MeshService(string Name, string Namespace, IPAddress Vip, int Port, int TargetPort, string App, string SelectorKey = "app");
 
 /// <summary>Where the Ambient programs are (their .dll, run with `dotnet`).</summary>
 public sealed record AmbientBinaries(string Daemon, string Agent, string CniPlugin)
@@ -169,14 +172,14 @@ public sealed class AmbientMesh : IAsyncDisposable
             if (outside.Contains(pod))
                 continue;
             sb.Append($"  - uid: {Uid(pod)}\n    name: {pod.Name}\n    namespace: {pod.Namespace}\n    serviceAccount: {pod.ServiceAccount}\n");
-            sb.Append($"    addresses: [{pod.IP}]\n    node: {pod.Node.Name}\n    labels: {{app: {pod.Name}}}\n");
+            sb.Append($"    addresses: [{pod.IP}]\n    node: {pod.Node.Name}\n    labels: {{app: {pod.Name}, role: {pod.Name.Split('-')[0]}}}\n");
         }
         var list = services.ToList();
         if (list.Count > 0)
         {
             sb.Append("services:\n");
             foreach (var s in list)
-                sb.Append($"  - name: {s.Name}\n    namespace: {s.Namespace}\n    vips: [{s.Vip}]\n    ports: {{{s.Port}: {s.TargetPort}}}\n    selector: {{app: {s.App}}}\n");
+                sb.Append($"  - name: {s.Name}\n    namespace: {s.Namespace}\n    vips: [{s.Vip}]\n    ports: {{{s.Port}: {s.TargetPort}}}\n    selector: {{{s.SelectorKey}: {s.App}}}\n");
         }
         sb.Append(extraYaml);
         return sb.ToString();
