@@ -20,6 +20,10 @@ public sealed record DaemonOptions
     public int HbonePort { get; init; } = 15008;
     /// <summary>SOCKS5 outbound port for hosts without interception; 0 disables it.</summary>
     public int Socks5Port { get; init; } = 15080;
+    /// <summary>Read workloads, services and policies from the Kubernetes API instead of a file.</summary>
+    public bool Kubernetes { get; init; }
+    /// <summary>Kubeconfig for <see cref="Kubernetes"/>; null means $KUBECONFIG, in-cluster, then ~/.kube/config.</summary>
+    public string? Kubeconfig { get; init; }
     /// <summary>In-pod mode: listen here for the node agent, which hands over enrolled pods' network namespaces.</summary>
     public string? AgentSocket { get; init; }
     public string LogLevel { get; init; } = "info";
@@ -42,6 +46,9 @@ public sealed record DaemonOptions
         Options:
           --config PATH          Local config file (YAML). Default: the embedded default config
                                  (the same as deploy/local/ambient.yaml).
+          --kubernetes           Discover workloads, services and policies from the Kubernetes API (in-cluster
+                                 service account, $KUBECONFIG or ~/.kube/config) instead of a file.
+          --kubeconfig PATH      Use this kubeconfig (implies --kubernetes).
           --node NAME            Serve the workloads placed on this node. Default: local
           --workload NS/NAME     Explicit local mode: serve this workload (repeatable), whatever its node.
           --state-dir DIR        Where the mesh CA is created on first start. Default: /var/lib/ambient
@@ -83,6 +90,8 @@ public sealed record DaemonOptions
                 case "-h" or "--help": help = true; return o;
                 case "--config": o = o with { ConfigPath = Value() }; break;
                 case "--node": o = o with { Node = Value() }; break;
+                case "--kubernetes": o = o with { Kubernetes = true }; break;
+                case "--kubeconfig": o = o with { Kubernetes = true, Kubeconfig = Value() }; break;
                 case "--workload":
                     var w = Value();
                     if (w.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
@@ -117,6 +126,8 @@ public sealed record DaemonOptions
                     throw new ArgumentException($"unknown option '{arg}' (see --help)");
             }
         }
+        if (o.Kubernetes && o.ConfigPath is not null)
+            throw new ArgumentException("--config and --kubernetes are alternatives: choose one source");
         if ((o.CaCertPath is null) != (o.CaKeyPath is null))
             throw new ArgumentException("--ca-cert and --ca-key must be given together");
         return o with { Workloads = workloads };

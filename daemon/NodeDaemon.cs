@@ -27,6 +27,7 @@ public sealed class NodeDaemon : IAsyncDisposable
     private ReadinessServer? _readiness;
     private MeshCa? _ca;
     private InPodManager? _inPod;
+    private Ambient.Discovery.Kubernetes.KubernetesSource? _kubernetes;
     private NodeAgentServer? _agentServer;
     private volatile bool _ready;
 
@@ -48,7 +49,12 @@ public sealed class NodeDaemon : IAsyncDisposable
 
         var store = new ConfigStore();
         ConfigLoadResult initial;
-        if (_options.ConfigPath is { } path)
+        if (_options.Kubernetes)
+        {
+            await StartKubernetesAsync(store).ConfigureAwait(false);
+            initial = new ConfigLoadResult(store.Current.Config, []);
+        }
+        else if (_options.ConfigPath is { } path)
         {
             _watcher = new ConfigFileWatcher(path, store, _logs.CreateLogger("config"));
             initial = _watcher.Start();
@@ -63,7 +69,7 @@ public sealed class NodeDaemon : IAsyncDisposable
             throw new DaemonStartException("invalid configuration:" + string.Concat(initial.Errors.Select(e => "\n  " + e)));
         var snapshot = store.Current;
         _log.LogInformation("config loaded from {Source}: {Workloads} workloads, {Services} services, {Policies} policies, generation {Generation}",
-            _options.ConfigPath ?? "embedded default", snapshot.Config.Workloads.Length, snapshot.Config.Services.Length,
+            _options.Kubernetes ? $"Kubernetes {_kubernetes!.Server}" : _options.ConfigPath ?? "embedded default", snapshot.Config.Workloads.Length, snapshot.Config.Services.Length,
             snapshot.Config.AuthorizationPolicies.Length + snapshot.Config.PeerAuthentications.Length, snapshot.Generation);
 
         try
@@ -113,6 +119,30 @@ public sealed class NodeDaemon : IAsyncDisposable
         }
         _ready = true;
         _log.LogInformation("ready: serving {Count} workloads on node {Node}", _inPod is null ? _served.Count : _inPod.Count, _options.Node);
+    }
+
+    private async Task StartKubernetesAsync(ConfigStore store)
+    {
+        k8s.KubernetesClientConfiguration kube;
+        try
+        {
+            kube = Ambient.Discovery.Kubernetes.KubernetesSource.LoadConfiguration(_options.Kubeconfig);
+        }
+        catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or IOException)
+        {
+            throw new DaemonStartException($"no Kubernetes configuration: {e.Message}");
+        }
+        _kubernetes = Ambient.Discovery.Kubernetes.KubernetesSource.Create(kube, store, _logs.CreateLogger("kubernetes"));
+        await _kubernetes.StartAsync().ConfigureAwait(false);
+        try
+        {
+            await _kubernetes.WaitForInitialSyncAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new DaemonStartException("the Kubernetes API did not sync within 60 s: " + string.Join("; ",
+                _kubernetes.Resources.Where(r => !r.Synced).Select(r => $"{r.Kind}: {r.LastError}")));
+        }
     }
 
     /// <summary>
@@ -187,6 +217,8 @@ public sealed class NodeDaemon : IAsyncDisposable
     {
         _ready = false;
         _watcher?.Dispose();
+        if (_kubernetes is not null)
+            await _kubernetes.DisposeAsync().ConfigureAwait(false);
         if (_readiness is not null)
             await _readiness.DisposeAsync().ConfigureAwait(false);
         if (_agentServer is not null)

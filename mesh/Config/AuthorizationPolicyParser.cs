@@ -58,7 +58,7 @@ internal static class AuthorizationPolicyParser
         return result;
     }
 
-    private static (AuthorizationPolicy?, YamlNode NameNode) Parse(YamlMap item)
+    internal static (AuthorizationPolicy?, YamlNode NameNode) Parse(YamlMap item)
     {
         var reader = item.Reader;
         var (name, ns, nameNode) = IstioObjectParser.ParseEnvelope(item, "AuthorizationPolicy");

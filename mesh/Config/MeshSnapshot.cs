@@ -65,10 +65,18 @@ public sealed class MeshSnapshot
 
         var authorization = new Dictionary<string, ImmutableArray<AuthorizationPolicy>>(StringComparer.Ordinal);
         var peerAuthentication = new Dictionary<string, ImmutableArray<PeerAuthentication>>(StringComparer.Ordinal);
+        // Each workload only looks at its own namespace's and the root namespace's policies.
+        var policiesByNamespace = GroupByNamespace(config.AuthorizationPolicies, p => p.Namespace);
+        var peerByNamespace = GroupByNamespace(config.PeerAuthentications, p => p.Namespace);
         foreach (var workload in byUid.Values)
         {
-            authorization[workload.Uid] = ComputePolicies(config, workload);
-            peerAuthentication[workload.Uid] = ComputePeerAuthentications(config, workload);
+            var scoped = config with
+            {
+                AuthorizationPolicies = Scoped(policiesByNamespace, workload.Namespace),
+                PeerAuthentications = Scoped(peerByNamespace, workload.Namespace),
+            };
+            authorization[workload.Uid] = ComputePolicies(scoped, workload);
+            peerAuthentication[workload.Uid] = ComputePeerAuthentications(scoped, workload);
         }
         _authorizationByUid = authorization.ToFrozenDictionary(StringComparer.Ordinal);
         _peerAuthenticationByUid = peerAuthentication.ToFrozenDictionary(StringComparer.Ordinal);
@@ -144,13 +152,27 @@ public sealed class MeshSnapshot
     {
         var endpoints = new Dictionary<(string, string), ImmutableArray<ServiceEndpoint>>();
         var byPort = new Dictionary<(string, string, int), ImmutableArray<EndpointTarget>>();
+        // One pass over the workloads (not one per service: 10k services × 50k workloads is minutes): who names
+        // which service, and who lives in which namespace (for selectors). Lists keep config order.
+        var named = new Dictionary<string, List<Workload>>(StringComparer.Ordinal);
+        var inNamespace = new Dictionary<string, List<Workload>>(StringComparer.Ordinal);
+        foreach (var workload in config.Workloads)
+        {
+            foreach (var serviceKey in workload.Services.Keys)
+            {
+                if (!named.TryGetValue(serviceKey, out var members)) named[serviceKey] = members = new List<Workload>();
+                members.Add(workload);
+            }
+            if (!inNamespace.TryGetValue(workload.Namespace, out var local)) inNamespace[workload.Namespace] = local = new List<Workload>();
+            local.Add(workload);
+        }
         foreach (var service in config.Services)
         {
             var key = (service.Namespace, service.Hostname);
             if (endpoints.ContainsKey(key)) continue;
             var list = ImmutableArray.CreateBuilder<ServiceEndpoint>();
             var seen = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var workload in config.Workloads)
+            foreach (var workload in named.TryGetValue(service.Key, out var members) ? members : [])
             {
                 if (!workload.Services.TryGetValue(service.Key, out var overrides) || !seen.Add(workload.Uid)) continue;
                 var ports = service.Ports.ToBuilder();
@@ -163,9 +185,9 @@ public sealed class MeshSnapshot
             if (service.Selector is { IsEmpty: false } selector)
             {
                 var matcher = new WorkloadSelector(selector);
-                foreach (var workload in config.Workloads)
+                foreach (var workload in inNamespace.TryGetValue(service.Namespace, out var local) ? local : [])
                 {
-                    if (workload.Namespace != service.Namespace || !matcher.Matches(workload.Labels) || !seen.Add(workload.Uid)) continue;
+                    if (!matcher.Matches(workload.Labels) || !seen.Add(workload.Uid)) continue;
                     list.Add(new ServiceEndpoint(workload, service.Ports));
                 }
             }
@@ -178,6 +200,28 @@ public sealed class MeshSnapshot
             }
         }
         return (endpoints.ToFrozenDictionary(), byPort.ToFrozenDictionary());
+    }
+
+    private static Dictionary<string, ImmutableArray<T>> GroupByNamespace<T>(ImmutableArray<T> items, Func<T, string> ns)
+    {
+        var groups = new Dictionary<string, ImmutableArray<T>.Builder>(StringComparer.Ordinal);
+        foreach (var item in items)
+        {
+            if (!groups.TryGetValue(ns(item), out var g)) groups[ns(item)] = g = ImmutableArray.CreateBuilder<T>();
+            g.Add(item);
+        }
+        var result = new Dictionary<string, ImmutableArray<T>>(StringComparer.Ordinal);
+        foreach (var (k, g) in groups) result[k] = g.ToImmutable();
+        return result;
+    }
+
+    /// <summary>The root namespace's items then the namespace's own, in config order within each.</summary>
+    private static ImmutableArray<T> Scoped<T>(Dictionary<string, ImmutableArray<T>> byNamespace, string @namespace)
+    {
+        var root = byNamespace.TryGetValue(MeshConfig.RootNamespace, out var r) ? r : [];
+        if (@namespace == MeshConfig.RootNamespace || !byNamespace.TryGetValue(@namespace, out var own))
+            return root;
+        return root.IsEmpty ? own : root.AddRange(own);
     }
 
     private static bool InScope(string policyNamespace, WorkloadSelector? selector, Workload workload) =>

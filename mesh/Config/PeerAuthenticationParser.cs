@@ -28,7 +28,7 @@ internal static class PeerAuthenticationParser
         return result;
     }
 
-    private static (PeerAuthentication?, YamlNode) Parse(YamlMap item)
+    internal static (PeerAuthentication?, YamlNode) Parse(YamlMap item)
     {
         var reader = item.Reader;
         var (name, ns, nameNode) = IstioObjectParser.ParseEnvelope(item, "PeerAuthentication");
