@@ -138,25 +138,8 @@ public sealed class ProcessAndCaptureTests
 
     private static NetnsProcess StartHttpServer(Pod pod, string dir, int port)
     {
-        if (Tools.Which("nginx") is { } nginx)
-        {
-            var conf = Path.Combine(dir, "nginx.conf");
-            File.WriteAllText(conf, $$"""
-                daemon off;
-                master_process on;
-                worker_processes 1;
-                pid {{dir}}/nginx.pid;
-                error_log stderr notice;
-                events { worker_connections 64; }
-                http {
-                    access_log off;
-                    client_body_temp_path {{dir}}/body; proxy_temp_path {{dir}}/proxy; fastcgi_temp_path {{dir}}/fastcgi;
-                    uwsgi_temp_path {{dir}}/uwsgi; scgi_temp_path {{dir}}/scgi;
-                    server { listen {{port}}; location / { return 200 "hello from {{pod.Name}}\n"; } }
-                }
-                """);
-            return pod.Start(nginx, ["-p", dir, "-c", conf, "-e", "stderr"]);
-        }
+        if (Tools.Which("nginx") is not null)
+            return Nginx.Start(pod, dir, port);
         File.WriteAllText(Path.Combine(dir, "index.html"), $"hello from {pod.Name}\n");
         return pod.Start("python3", ["-m", "http.server", port.ToString(), "--directory", dir]);
     }
