@@ -111,6 +111,9 @@ public sealed class CaptureTests
                 got = await ExchangeAsync();
             }
             Assert.Empty(got);
+            // The connection that saw STRICT arrive may have been open then (closed by the policy re-check);
+            // a new one must be refused at the door.
+            Assert.Empty(await ExchangeAsync());
             string text = "";
             for (int i = 0; i < 50 && !text.Contains("plaintext refused"); i++)
             {
