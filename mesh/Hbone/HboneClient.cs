@@ -261,6 +261,14 @@ public sealed class HboneClient : IAsyncDisposable
             _pool.Clear();
         }
         await _reaper.DisposeAsync().ConfigureAwait(false);
+        // Say goodbye (GOAWAY) and give idle connections a moment to close cleanly before cutting the rest.
+        var closing = new List<Task>(all.Count);
+        foreach (var c in all)
+        {
+            c.Drain();
+            closing.Add(c.Completion);
+        }
+        await Task.WhenAny(Task.WhenAll(closing), Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
         foreach (var c in all)
             await c.DisposeAsync().ConfigureAwait(false);
     }
