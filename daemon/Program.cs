@@ -20,9 +20,7 @@ catch (ArgumentException e)
 
 using var logs = Logging.Create(options.LogLevel, options.LogFormat);
 var log = logs.CreateLogger("daemon");
-using var stop = new CancellationTokenSource();
-using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+using var stop = new Ambient.Hosting.StopSignal();
 
 await using var daemon = new NodeDaemon(options, logs);
 try
@@ -39,6 +37,6 @@ catch (Exception e)
     log.LogCritical(e, "cannot start");
     return 1;
 }
-try { await Task.Delay(Timeout.Infinite, stop.Token); } catch (OperationCanceledException) { }
+await stop.WaitAsync();
 log.LogInformation("stopping");
 return 0;

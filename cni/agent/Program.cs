@@ -41,9 +41,7 @@ if (!loaded.Ok)
 if (options.ConfigPath is null)
     store.Update(loaded.Config!);
 
-using var stop = new CancellationTokenSource();
-using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+using var stop = new Ambient.Hosting.StopSignal();
 
 await using var daemon = new NodeAgentClient(new NodeAgentClientOptions { SocketPath = options.DaemonSocket }, logs.CreateLogger("nodeagent"));
 daemon.Start();
@@ -57,7 +55,7 @@ catch (SocketException e)
     return 1;
 }
 log.LogInformation("node agent running; daemon socket {Daemon}", options.DaemonSocket);
-try { await Task.Delay(Timeout.Infinite, stop.Token); } catch (OperationCanceledException) { }
+await stop.WaitAsync();
 watcher?.Dispose();
 log.LogInformation("stopping (enrolled pods keep their rules; a restarted agent picks them up)");
 return 0;

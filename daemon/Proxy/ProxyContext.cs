@@ -34,6 +34,10 @@ public sealed class ProxyContext
             : Ambient.Daemon.Net.SocketPlacement.Host.CreateUpstream(key.HboneEndpoint.AddressFamily);
 
     public ILogger AccessLog => field ??= Logs.CreateLogger("access");
+    public ILogger TlsLog => field ??= Logs.CreateLogger("tls");
+
+    /// <summary>HTTP/2 settings of every HBONE server connection (created once, not per connection).</summary>
+    public Ambient.Http2.Http2ConnectionOptions Http2Server => field ??= Ambient.Http2.Http2ConnectionOptions.Server with { Logger = Logs.CreateLogger("http2") };
 
     /// <summary>Open inbound connections, re-checked when policies change.</summary>
     public ConnectionRegistry Connections => field ??= new ConnectionRegistry(Logs.CreateLogger("authorization"));
@@ -48,6 +52,6 @@ public sealed class ProxyContext
         var expected = new List<SpiffeId>();
         foreach (var id in key.DestinationIdentities.Split(','))
             expected.Add(Spiffe(id));
-        return MeshTls.CreateClientOptions(cert, Root, expected, Logs.CreateLogger("tls"));
+        return MeshTls.CreateClientOptions(cert, Root, expected, TlsLog);
     }
 }

@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Ambient.Config;
 using Ambient.Daemon.Net;
 using Ambient.Hbone;
-using Ambient.Http2;
 using Ambient.Identity;
 using Microsoft.Extensions.Logging;
 
@@ -70,13 +69,12 @@ public sealed class WorkloadListeners : IAsyncDisposable
     private async Task ServeHboneAsync(Socket socket)
     {
         var cert = await _context.Certificates.GetAsync(_context.Spiffe(Workload.Identity)).ConfigureAwait(false);
-        var tlsLog = _context.Logs.CreateLogger("tls");
         var verification = new TlsPeerVerification(socket.RemoteEndPoint);
-        var options = MeshTls.CreateServerOptions(cert, _context.Root, _context.Config.Current.TrustDomain, tlsLog, verification);
+        var options = MeshTls.CreateServerOptions(cert, _context.Root, _context.Config.Current.TrustDomain, _context.TlsLog, verification);
         await HboneServer.ServeAsync(socket, options,
             tls => MeshTls.GetPeerIdentity(tls)?.ToString(),
             _inbound.HandleAsync,
-            Http2ConnectionOptions.Server with { Logger = _context.Logs.CreateLogger("http2") },
+            _context.Http2Server,
             _log,
             verification.Describe).ConfigureAwait(false);
     }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Runtime.InteropServices;
 using Ambient.TestBed;
 
 // ambient-local: brings up a two-node mesh on this machine, with nginx in pods enrolled through the CNI
@@ -89,11 +88,9 @@ try
         Daemon logs (access lines) are printed below. Ctrl-C or SIGTERM tears everything down.
 
         """);
-    using var stop = new CancellationTokenSource();
-    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-    using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+    using var stop = new Ambient.Hosting.StopSignal();
     var printed = new Dictionary<string, int>();
-    while (!stop.IsCancellationRequested)
+    while (!stop.Token.IsCancellationRequested)
     {
         foreach (var node in cluster.Nodes)
         {

@@ -1,3 +1,4 @@
+using Ambient.Tests.Support;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
@@ -26,7 +27,7 @@ public sealed class NghttpxInteropTests(ITestOutputHelper output) : IAsyncLifeti
     private InteropPki _pki = null!;
     private PemFiles _proxyCert = null!;
     private WorkloadCertificate _clientCert = null!;
-    private TcpEchoServer _echo = null!;
+    private EchoServer _echo = null!;
     private Http1ConnectProxy _backend = null!;
     private NghttpxProcess _nghttpx = null!;
 
@@ -35,7 +36,7 @@ public sealed class NghttpxInteropTests(ITestOutputHelper output) : IAsyncLifeti
         _pki = new InteropPki(_dir);
         _proxyCert = _pki.IssueFiles(InteropPki.Id("istio-system", "nghttpx-gateway"), "nghttpx");
         _clientCert = _pki.Issue(InteropPki.Id("default", "client"));
-        _echo = new TcpEchoServer();
+        _echo = new EchoServer(System.Net.IPAddress.Loopback);
         _backend = new Http1ConnectProxy();
         if (ExternalTools.Nghttpx.Value is not null)
             _nghttpx = await NghttpxProcess.StartAsync(_backend.EndPoint, _pki.RootPemPath, _proxyCert.KeyPath, _proxyCert.CertificatePath, output.WriteLine);

@@ -1,3 +1,4 @@
+using Ambient.Tests.Support;
 using System.Text.Json;
 using Ambient.Identity;
 using Xunit.Abstractions;
@@ -17,7 +18,7 @@ public sealed class NodeHttp2InteropTests(ITestOutputHelper output) : IAsyncLife
     private InteropPki _pki = null!;
     private PemFiles _server = null!;
     private PemFiles _client = null!;
-    private TcpEchoServer _echo = null!;
+    private EchoServer _echo = null!;
     private HboneTestServer _hbone = null!;
 
     public Task InitializeAsync()
@@ -25,7 +26,7 @@ public sealed class NodeHttp2InteropTests(ITestOutputHelper output) : IAsyncLife
         _pki = new InteropPki(_dir);
         _server = _pki.IssueFiles(InteropPki.Id("echo", "echo-server"), "server");
         _client = _pki.IssueFiles(InteropPki.Id("node", "node-client"), "node-client");
-        _echo = new TcpEchoServer();
+        _echo = new EchoServer(System.Net.IPAddress.Loopback);
         _hbone = new HboneTestServer(_server.Certificate, _pki.Ca, _log);
         return Task.CompletedTask;
     }
