@@ -62,10 +62,10 @@ public sealed class NodeDaemon : IAsyncDisposable
         else
         {
             initial = ConfigLoader.LoadEmbeddedDefault(1);
-            if (initial.Ok)
+            if (initial.Usable)
                 store.Update(initial.Config!);
         }
-        if (!initial.Ok)
+        if (!initial.Usable)
             throw new DaemonStartException("invalid configuration:" + string.Concat(initial.Errors.Select(e => "\n  " + e)));
         var snapshot = store.Current;
         _log.LogInformation("config loaded from {Source}: {Workloads} workloads, {Services} services, {Policies} policies, generation {Generation}",

@@ -33,7 +33,7 @@ ConfigFileWatcher? watcher = null;
 var loaded = options.ConfigPath is { } path
     ? (watcher = new ConfigFileWatcher(path, store, logs.CreateLogger("config"))).Start()
     : ConfigLoader.LoadEmbeddedDefault(1);
-if (!loaded.Ok)
+if (!loaded.Usable)
 {
     log.LogCritical("invalid configuration: {Errors}", string.Join("; ", loaded.Errors));
     return 2;

@@ -88,10 +88,11 @@ public sealed class ConfigFileWatcher : IDisposable
 
             var generation = Store.Current.Generation + 1;
             var result = ConfigLoader.LoadBytes(bytes, Path, generation);
-            if (!result.Ok) return Reject(result);
+            if (!result.Usable) return Reject(result);
 
             var config = result.Config!;
             _lastResult = result;
+            if (!result.Errors.IsEmpty) _logger.LogPartialErrors(result, Path);
             _logger.ConfigLoaded(Path, config.Generation, config.Workloads.Length, config.Services.Length,
                 config.AuthorizationPolicies.Length, config.PeerAuthentications.Length);
             try

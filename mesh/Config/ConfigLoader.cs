@@ -8,7 +8,9 @@ namespace Ambient.Config;
 /// <summary>
 /// Loads and validates the local mesh config (YAML). Uses YamlDotNet's representation model only (no reflection),
 /// so it is NativeAOT-safe. Never throws for bad content: every problem becomes a <see cref="ConfigError"/> with
-/// file, line, column and field path, and all problems are collected in one pass. A file with any error is rejected.
+/// file, line, column and field path, and all problems are collected in one pass. An error inside one object
+/// (a workload, service or policy) rejects that object alone and the rest applies; a file-level error (YAML syntax,
+/// an unknown top-level key, an invalid trustDomain) rejects the whole file.
 /// </summary>
 public static class ConfigLoader
 {
@@ -44,7 +46,7 @@ public static class ConfigLoader
             .OrderBy(x => x.e.Line).ThenBy(x => x.e.Column).ThenBy(x => x.i)
             .Select(x => x.e)
             .ToImmutableArray();
-        return new ConfigLoadResult(errors.IsEmpty ? config : null, errors);
+        return new ConfigLoadResult(config, errors);
     }
 
     /// <summary>Loads the default config shipped inside the assembly (a copy of <c>deploy/local/ambient.yaml</c>).</summary>
@@ -173,6 +175,48 @@ public static class ConfigLoader
         var workloads = WorkloadParser.ParseAll(top, trustDomain);
         var authorizationPolicies = AuthorizationPolicyParser.ParseAll(top);
         var peerAuthentications = PeerAuthenticationParser.ParseAll(top);
-        return ConfigLinker.Link(reader, trustDomain, services, workloads, authorizationPolicies, peerAuthentications, generation);
+
+        // An error inside one object (workloads[3], authorizationPolicies[0], ...) rejects that object alone; anything
+        // else (syntax, unknown top-level key, trustDomain, a list that is not a list) rejects the file.
+        var rejected = new HashSet<string>(StringComparer.Ordinal);
+        if (!RejectObjects(reader.Errors, rejected)) return null;
+        if (rejected.Count > 0)
+        {
+            // Cross-check everything once so a rejected object's report is complete (a bad field and a duplicate
+            // address are both worth knowing); errors landing on valid objects here are not theirs to carry.
+            var full = new ConfigReader(reader.File);
+            ConfigLinker.Link(full, trustDomain, services, workloads, authorizationPolicies, peerAuthentications, generation);
+            reader.Errors.AddRange(full.Errors.FindAll(e => rejected.Contains(e.ObjectPath)));
+        }
+        // Dropping an object can break the objects that refer to it (a workload naming a rejected service): link
+        // again until no new object is rejected. Each pass rejects at least one more object, so this ends.
+        while (true)
+        {
+            var linkReader = new ConfigReader(reader.File);
+            var config = ConfigLinker.Link(linkReader, trustDomain,
+                Kept(services, s => s.Path), Kept(workloads, w => w.Path),
+                Kept(authorizationPolicies, p => p.Path), Kept(peerAuthentications, p => p.Path), generation);
+            reader.Errors.AddRange(linkReader.Errors);
+            if (config is not null) return config with { RejectedObjects = [.. rejected.Order(StringComparer.Ordinal)] };
+            var before = rejected.Count;
+            if (!RejectObjects(linkReader.Errors, rejected) || rejected.Count == before) return null;
+        }
+
+        List<T> Kept<T>(List<T> objects, Func<T, string> path) => objects.FindAll(o => !rejected.Contains(path(o)));
+    }
+
+    private static readonly string[] ObjectLists = ["workloads", "services", "authorizationPolicies", "peerAuthentications"];
+
+    /// <summary>Adds the object of each error to <paramref name="rejected"/>; false if an error belongs to no single object.</summary>
+    private static bool RejectObjects(List<ConfigError> errors, HashSet<string> rejected)
+    {
+        foreach (var error in errors)
+        {
+            var owner = error.ObjectPath;
+            var bracket = owner.IndexOf('[');
+            if (bracket < 0 || Array.IndexOf(ObjectLists, owner[..bracket]) < 0) return false;
+            rejected.Add(owner);
+        }
+        return true;
     }
 }

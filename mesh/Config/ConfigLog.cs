@@ -24,6 +24,19 @@ internal static partial class ConfigLog
     [LoggerMessage(EventId = 1006, Level = LogLevel.Debug, Message = "File watcher for {Directory} reported an error; rescanning")]
     public static partial void WatcherError(this ILogger logger, Exception exception, string directory);
 
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Config {File}: rejected {RejectedCount} invalid object(s) ({RejectedObjects}); applying the rest")]
+    public static partial void ObjectsRejected(this ILogger logger, string file, int rejectedCount, string rejectedObjects);
+
+    /// <summary>Logs each error of a config that was applied without the objects they reject.</summary>
+    public static void LogPartialErrors(this ILogger logger, ConfigLoadResult result, string file)
+    {
+        foreach (var error in result.Errors)
+        {
+            logger.ConfigError(error.File, error.Line, error.Column, error.FieldPath, error.Message);
+        }
+        logger.ObjectsRejected(file, result.Config!.RejectedObjects.Length, string.Join(", ", result.Config.RejectedObjects));
+    }
+
     public static void LogErrors(this ILogger logger, ConfigLoadResult result, string file, long keptGeneration)
     {
         foreach (var error in result.Errors)

@@ -21,6 +21,9 @@ public sealed record MeshConfig
     /// <summary>Incremented by the owner of the config for every successful load; 0 for <see cref="Empty"/>.</summary>
     public long Generation { get; init; }
 
+    /// <summary>Objects of the source left out because they were invalid (<c>workloads[2]</c>, ...), for status reports.</summary>
+    public ImmutableArray<string> RejectedObjects { get; init; } = [];
+
     /// <summary>Where the config came from (file path, or a source name for text/embedded loads).</summary>
     public string Source { get; init; } = "";
 }

@@ -25,6 +25,13 @@ public sealed class ConfigFileWatcherTests : IDisposable
             addresses: [10.0.0.2]
         """;
 
+    /// <summary>A file-level error (unclosed flow list at the top): the whole file is rejected.</summary>
+    private const string BrokenFile = """
+        workloads: [
+          {name: sleep, namespace: default, addresses: [10.0.0.1]}
+        """;
+
+    /// <summary>Two errors in one object (workloads[1]): that object alone is rejected.</summary>
     private const string BadEdit = """
         workloads:
           - name: sleep
@@ -126,7 +133,7 @@ public sealed class ConfigFileWatcherTests : IDisposable
     }
 
     [Fact]
-    public async Task BadEdit_KeepsLastGoodSnapshot_AndLogsEveryError()
+    public async Task BrokenFile_KeepsLastGoodSnapshot_AndLogsTheError()
     {
         System.IO.File.WriteAllText(ConfigPath, OneWorkload);
         using var watcher = CreateWatcher();
@@ -135,58 +142,41 @@ public sealed class ConfigFileWatcherTests : IDisposable
         var rejected = WaitForRejection(watcher);
 
         // Atomic replace, so the watcher cannot observe a half-written (e.g. truncated) file.
-        await ReplaceAtomically(BadEdit);
+        await ReplaceAtomically(BrokenFile);
 
         var result = await rejected;
+        Assert.Null(result.Config);
         Assert.Same(good, _store.Current);
-        Assert.Equal(2, result.Errors.Length);
         Assert.Same(result, watcher.LastResult);
-
-        var warnings = _logger.Entries.Where(e => e.EventId.Id == 1002).ToArray();
-        Assert.Equal(2, warnings.Length);
-        Assert.All(warnings, w => Assert.Equal(LogLevel.Warning, w.Level));
-        Assert.Equal(ConfigPath, warnings[0].State["File"]);
-        Assert.Equal(7, warnings[0].State["Line"]);
-        Assert.Equal(17, warnings[0].State["Column"]);
-        Assert.Equal("workloads[1].addresses[0]", warnings[0].State["Field"]);
-        Assert.Equal("'10.0.0.300' is not an IP address", warnings[0].State["ErrorMessage"]);
-        Assert.Equal("workloads[1].protocl", warnings[1].State["Field"]);
-        var summary = Assert.Single(_logger.Entries, e => e.EventId.Id == 1003);
-        Assert.Equal(1L, summary.State["Generation"]);
-
-        // Fixing the file applies the next generation.
-        var fixedUp = WaitForGeneration(2);
-        await System.IO.File.WriteAllTextAsync(ConfigPath, TwoWorkloads);
-        await fixedUp;
-        Assert.Equal(2, _store.Current.Config.Workloads.Length);
+        var warning = Assert.Single(_logger.Entries, e => e.EventId.Id == 1002);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Equal(ConfigPath, warning.State["File"]);
+        Assert.Contains("YAML syntax error", (string)warning.State["ErrorMessage"]!);
+        Assert.Single(_logger.Entries, e => e.EventId.Id == 1003);
     }
 
     [Fact]
-    public async Task RenameReplace_IsDetected()
+    public async Task BadObject_IsRejectedAlone_AndTheRestApplies()
     {
         System.IO.File.WriteAllText(ConfigPath, OneWorkload);
         using var watcher = CreateWatcher();
         watcher.Start();
-        var reloaded = WaitForGeneration(2);
+        var applied = WaitForGeneration(2);
 
-        await ReplaceAtomically(TwoWorkloads);
+        await ReplaceAtomically(BadEdit);
 
-        await reloaded;
-        Assert.Equal(2, _store.Current.Config.Workloads.Length);
-    }
+        await applied;
+        var result = watcher.LastResult!;
+        Assert.Equal(["workloads[1]"], result.Config!.RejectedObjects.ToArray());
+        Assert.NotNull(_store.Current.WorkloadByUid("default/sleep"));
+        Assert.Null(_store.Current.WorkloadByUid("default/echo"));
 
-    [Fact]
-    public async Task PollFallback_DetectsChangesWithoutFileSystemWatcher()
-    {
-        System.IO.File.WriteAllText(ConfigPath, OneWorkload);
-        using var watcher = CreateWatcher(useFileSystemWatcher: false, poll: TimeSpan.FromMilliseconds(100));
-        watcher.Start();
-        var reloaded = WaitForGeneration(2);
-
-        await System.IO.File.WriteAllTextAsync(ConfigPath, TwoWorkloads);
-
-        await reloaded;
-        Assert.Equal(2, _store.Current.Config.Workloads.Length);
+        var warnings = _logger.Entries.Where(e => e.EventId.Id == 1002).ToArray();
+        Assert.Equal(2, warnings.Length);
+        Assert.Equal((7, 17, "workloads[1].addresses[0]"), ((int)warnings[0].State["Line"]!, (int)warnings[0].State["Column"]!, (string)warnings[0].State["Field"]!));
+        Assert.Equal("workloads[1].protocl", warnings[1].State["Field"]);
+        var summary = Assert.Single(_logger.Entries, e => e.EventId.Id == 1007);
+        Assert.Equal("workloads[1]", summary.State["RejectedObjects"]);
     }
 
     [Fact]
@@ -199,7 +189,7 @@ public sealed class ConfigFileWatcherTests : IDisposable
         Assert.Equal(ReloadStatus.Unchanged, watcher.TryReload());
         Assert.Equal(1, _store.Current.Generation);
 
-        System.IO.File.WriteAllText(ConfigPath, BadEdit);
+        System.IO.File.WriteAllText(ConfigPath, BrokenFile);
         Assert.Equal(ReloadStatus.Rejected, watcher.TryReload());
         Assert.Equal(ReloadStatus.Unchanged, watcher.TryReload()); // the same bad content is not re-reported
         Assert.Equal(1, _store.Current.Generation);

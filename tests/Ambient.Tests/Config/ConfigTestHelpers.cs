@@ -16,13 +16,30 @@ internal static class ConfigTestHelpers
         return result.Config!;
     }
 
-    /// <summary>Asserts the file was rejected with exactly one error and returns it.</summary>
+    /// <summary>
+    /// Asserts exactly one error and that it rejected what it should: its object alone (the rest of the config
+    /// applies), or the whole file for file-level errors. Returns the error.
+    /// </summary>
     public static ConfigError SingleError(string yaml)
     {
         var result = Load(yaml);
-        Assert.Null(result.Config);
         Assert.False(result.Ok);
-        return Assert.Single(result.Errors);
+        var error = Assert.Single(result.Errors);
+        AssertRejectedAlone(result);
+        return error;
+    }
+
+    /// <summary>Every error's object is in <see cref="MeshConfig.RejectedObjects"/>; file-level errors leave no config.</summary>
+    public static void AssertRejectedAlone(ConfigLoadResult result)
+    {
+        var objects = result.Errors.Select(e => e.ObjectPath).Distinct().ToArray();
+        if (objects.Any(o => !System.Text.RegularExpressions.Regex.IsMatch(o, @"^(workloads|services|authorizationPolicies|peerAuthentications)\[\d+\]$")))
+        {
+            Assert.Null(result.Config);
+            return;
+        }
+        Assert.True(result.Config is not null, "expected the valid rest to apply despite:\n" + string.Join("\n", result.Errors));
+        foreach (var o in objects) Assert.Contains(o, result.Config.RejectedObjects);
     }
 
     public static void AssertError(ConfigError error, int line, int column, string fieldPath, string message)

@@ -156,7 +156,8 @@ public class ConfigValidationTests
                 namespace: default
                 adresses: [10.0.0.1]
             """);
-        Assert.Null(result.Config);
+        Assert.Equal(["workloads[0]"], result.Config!.RejectedObjects.ToArray());
+        Assert.Empty(result.Config.Workloads);
         Assert.Equal(2, result.Errors.Length);
         AssertError(result.Errors[0], 2, 5, "workloads[0].addresses", "missing required field 'addresses'");
         AssertError(result.Errors[1], 4, 5, "workloads[0].adresses", "unknown field 'adresses' (did you mean 'addresses'?)");
@@ -572,6 +573,7 @@ public class ConfigValidationTests
                   echo: {}
             """);
         Assert.Equal(3, result.Errors.Length);
+        Assert.Equal(["workloads[0]"], result.Config!.RejectedObjects.ToArray());
         AssertError(result.Errors[0], 10, 7, "workloads[0].services[\"default/ecko\"]", "unknown service 'default/ecko' (did you mean 'default/echo'?)");
         AssertError(result.Errors[1], 11, 22, "workloads[0].services[\"default/echo\"][\"81\"]",
             "service 'default/echo.default.svc.cluster.local' has no port 81 (its ports are 80)");
@@ -671,9 +673,9 @@ public class ConfigValidationTests
     }
 
     [Fact]
-    public void ObjectsWithFieldErrors_StillTakePartInCrossChecks()
+    public void ObjectWithFieldErrors_IsCrossCheckedForItsReport_ButRejectedAlone()
     {
-        // workloads[1] has a bad protocol, but its duplicate address is reported as well.
+        // workloads[1] has a bad protocol: its duplicate address is reported too, and workloads[0] stays.
         var result = Load("""
             workloads:
               - name: a
@@ -685,5 +687,51 @@ public class ConfigValidationTests
                 protocol: udp
             """);
         Assert.Equal(["7:17", "8:15"], result.Errors.Select(e => $"{e.Line}:{e.Column}").ToArray());
+        Assert.Equal(["default/a"], result.Config!.Workloads.Select(w => w.Uid).ToArray());
+    }
+
+    [Fact]
+    public void RejectingAService_RejectsTheWorkloadsThatReferToIt_AndNothingElse()
+    {
+        var result = Load("""
+            services:
+              - name: echo
+                namespace: default
+                vips: [10.96.0.300]
+                ports: {80: 8080}
+              - name: other
+                namespace: default
+                ports: {80: 8080}
+            workloads:
+              - name: a
+                namespace: default
+                addresses: [10.0.0.1]
+                services: {default/echo: {80: 8080}}
+              - name: b
+                namespace: default
+                addresses: [10.0.0.2]
+                services: {default/other: {80: 8080}}
+            authorizationPolicies:
+              - metadata: {name: deny-all, namespace: default}
+                spec: {action: DENY, rules: [{}]}
+            """);
+        Assert.Equal(["services[0].vips[0]", "workloads[0].services[\"default/echo\"]"], result.Errors.Select(e => e.FieldPath).ToArray());
+        var config = result.Config!;
+        Assert.Equal(["services[0]", "workloads[0]"], config.RejectedObjects.ToArray());
+        Assert.Equal(["other"], config.Services.Select(s => s.Name).ToArray());
+        Assert.Equal(["default/b"], config.Workloads.Select(w => w.Uid).ToArray());
+        Assert.Single(config.AuthorizationPolicies);
+    }
+
+    [Theory]
+    [InlineData("trustDomain: 'bad domain!'\n")]
+    [InlineData("workloadz: []\n")]
+    [InlineData("workloads: {a: b}\n")]
+    [InlineData("workloads: [\n")]
+    public void FileLevelErrors_RejectTheWholeFile(string yaml)
+    {
+        var result = Load(yaml + "services:\n  - {name: ok, namespace: default}\n");
+        Assert.Null(result.Config);
+        Assert.NotEmpty(result.Errors);
     }
 }

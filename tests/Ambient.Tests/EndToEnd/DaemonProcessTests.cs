@@ -63,10 +63,13 @@ public sealed class DaemonProcessTests : IDisposable
     public async Task Invalid_config_exits_2_naming_file_line_and_field()
     {
         var path = Path.Combine(_dir, "bad.yaml");
-        File.WriteAllText(path, "workloads:\n  - name: a\n    namespace: default\n    addresses: [10.0.0.300]\n");
+        // An invalid trustDomain is a file-level error (every identity depends on it): nothing starts, and every
+        // problem in the file is reported, object errors included.
+        File.WriteAllText(path, "trustDomain: bad domain!\nworkloads:\n  - name: a\n    namespace: default\n    addresses: [10.0.0.300]\n");
         var (code, output, _) = await RunAsync("--config", path, "--state-dir", _dir, "--readiness", "off", "--log-format", "text");
         Assert.Equal(2, code);
-        Assert.Contains("bad.yaml:4:", output);
+        Assert.Contains("bad.yaml:1:", output);
+        Assert.Contains("bad.yaml:5:", output);
         Assert.Contains("workloads[0].addresses[0]", output);
         Assert.Contains("10.0.0.300", output);
     }
@@ -101,7 +104,8 @@ public sealed class DaemonProcessTests : IDisposable
             using (var s = await Socks5Client.ConnectAsync(a.Socks5, new IPEndPoint(b.Address, 8080)))
                 Assert.True(s.Connected);
 
-            // A good edit applies: a DENY policy for echo refuses new connections.
+            // An edit applies without its one invalid object: the DENY policy for echo refuses new connections,
+            // the broken policy beside it is rejected alone and named in the log.
             File.WriteAllText(config, LocalMesh.Config([a, b], extra: """
                 authorizationPolicies:
                   - metadata: {name: deny-sleep, namespace: default}
@@ -109,6 +113,9 @@ public sealed class DaemonProcessTests : IDisposable
                       selector: {matchLabels: {app: echo}}
                       action: DENY
                       rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/sleep"]}}]}]
+                  - metadata: {name: broken, namespace: default}
+                    spec:
+                      rules: [{from: [{source: {ipBlocks: ["10.0.0.0/40"]}}]}]
 
                 """));
             await WaitUntilAsync(async () =>
@@ -117,6 +124,7 @@ public sealed class DaemonProcessTests : IDisposable
                 catch (Socks5RefusedException) { return true; }
             }, "DENY policy applied");
             Assert.Contains("denied by DENY policy default/deny-sleep", Snapshot(log));
+            Assert.Contains("authorizationPolicies[1].spec.rules[0].from[0].source.ipBlocks[0]", Snapshot(log));
 
             Kill(daemon, "TERM");
             await daemon.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
