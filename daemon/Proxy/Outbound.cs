@@ -89,7 +89,7 @@ public sealed class Outbound(ProxyContext context, SocketPlacement placement)
         }
         var duration = Stopwatch.GetElapsedTime(started);
         AccessLog.Outbound(context.AccessLog, clientEndpoint, $"{source.Namespace}/{source.Name}", source.Identity, destination, destinationName,
-            route switch { OutboundRoute.Tunnel => "hbone", OutboundRoute.Passthrough => "passthrough", _ => "refused" },
+            route switch { OutboundRoute.Tunnel { Waypoint: not null } => "waypoint", OutboundRoute.Tunnel => "hbone", OutboundRoute.Passthrough => "passthrough", _ => "refused" },
             sent, received, (long)duration.TotalMilliseconds, error);
     }
 

@@ -128,4 +128,61 @@ public class OutboundRouterTests
         var snapshot = Load(yaml);
         Assert.Equal(expected, InboundPlaintext.PeerAuthenticationMode(snapshot, snapshot.WorkloadByUid("default/web")!, port));
     }
+
+    private static readonly MeshSnapshot Waypoints = Load("""
+        workloads:
+          - {name: client, namespace: default, serviceAccount: client, addresses: [10.0.0.1]}
+          - {name: reviews-1, namespace: default, serviceAccount: reviews, addresses: [10.0.1.1], labels: {app: reviews}}
+          - {name: ratings-1, namespace: default, serviceAccount: ratings, addresses: [10.0.1.2], labels: {app: ratings}, waypoint: default/waypoint}
+          - {name: waypoint-1, namespace: default, serviceAccount: waypoint, addresses: [10.0.9.1], labels: {gateway: waypoint}}
+          - {name: plain-1, namespace: default, addresses: [10.0.1.3], labels: {app: plain}}
+        services:
+          - {name: waypoint, namespace: default, vips: [10.96.9.9], ports: {15008: 15008}, selector: {gateway: waypoint}}
+          - {name: empty-waypoint, namespace: default, vips: [10.96.9.8], ports: {15008: 15008}}
+          - {name: reviews, namespace: default, vips: [10.96.0.1], ports: {80: 9080}, selector: {app: reviews}, waypoint: default/waypoint}
+          - {name: ratings, namespace: default, vips: [10.96.0.2], ports: {80: 9080}, selector: {app: ratings}}
+          - {name: broken, namespace: default, vips: [10.96.0.3], ports: {80: 9080}, selector: {app: reviews}, waypoint: default/empty-waypoint}
+          - {name: plain, namespace: default, vips: [10.96.0.4], ports: {80: 8080}, selector: {app: plain}}
+        """);
+
+    private static OutboundRoute RouteFrom(string source, string destination)
+        => OutboundRouter.Route(Waypoints, IPEndPoint.Parse(destination), 15008, Waypoints.WorkloadByUid(source)!, new LoadBalancer(), new Random(1));
+
+    [Theory]
+    // service with a waypoint: to the waypoint's workload, CONNECT to the VIP the client dialed, expecting the waypoint's identity
+    [InlineData("default/client", "10.96.0.1:80", "waypoint", "10.0.9.1:15008", "10.96.0.1:80", "spiffe://cluster.local/ns/default/sa/waypoint")]
+    // service without one, even if its endpoint's workload has one: direct to the endpoint (workload waypoints serve workload-addressed traffic)
+    [InlineData("default/client", "10.96.0.2:80", "direct", "10.0.1.2:15008", "10.0.1.2:9080", "spiffe://cluster.local/ns/default/sa/ratings")]
+    // workload address whose workload names a waypoint: through it, CONNECT to the pod address
+    [InlineData("default/client", "10.0.1.2:9080", "waypoint", "10.0.9.1:15008", "10.0.1.2:9080", "spiffe://cluster.local/ns/default/sa/waypoint")]
+    // workload address without a waypoint (even if its service has one): direct
+    [InlineData("default/client", "10.0.1.1:9080", "direct", "10.0.1.1:15008", "10.0.1.1:9080", "spiffe://cluster.local/ns/default/sa/reviews")]
+    // the waypoint's own connections never loop back to it
+    [InlineData("default/waypoint-1", "10.96.0.1:80", "direct", "10.0.1.1:15008", "10.0.1.1:9080", "spiffe://cluster.local/ns/default/sa/reviews")]
+    [InlineData("default/waypoint-1", "10.0.1.2:9080", "direct", "10.0.1.2:15008", "10.0.1.2:9080", "spiffe://cluster.local/ns/default/sa/ratings")]
+    public void Waypoint_versus_direct(string source, string destination, string kind, string hbone, string target, string identity)
+    {
+        var tunnel = Assert.IsType<OutboundRoute.Tunnel>(RouteFrom(source, destination));
+        Assert.Equal(kind, tunnel.Waypoint is null ? "direct" : "waypoint");
+        Assert.Equal(IPEndPoint.Parse(hbone), tunnel.HboneEndpoint);
+        Assert.Equal(IPEndPoint.Parse(target), tunnel.Target);
+        Assert.Equal([identity], tunnel.Identities);
+        if (tunnel.Waypoint is not null) Assert.Equal("default/waypoint-1", tunnel.Destination.Uid);
+    }
+
+    [Fact]
+    public void Waypoint_without_workloads_refuses_rather_than_bypassing_it()
+        => Assert.Contains("waypoint default/empty-waypoint.default.svc.cluster.local has no workloads", Assert.IsType<OutboundRoute.Refused>(RouteFrom("default/client", "10.96.0.3:80")).Reason);
+
+    [Fact]
+    public void Service_port_is_checked_before_the_waypoint()
+        => Assert.Contains("has no port 81", Assert.IsType<OutboundRoute.Refused>(RouteFrom("default/client", "10.96.0.1:81")).Reason);
+
+    [Fact]
+    public void Service_without_waypoint_still_routes_directly()
+    {
+        var tunnel = Assert.IsType<OutboundRoute.Tunnel>(RouteFrom("default/client", "10.96.0.4:80"));
+        Assert.Null(tunnel.Waypoint);
+        Assert.Equal("default/plain-1", tunnel.Destination.Uid);
+    }
 }
