@@ -15,6 +15,14 @@ public sealed record DaemonOptions
     public string? CaCertPath { get; init; }
     public string? CaKeyPath { get; init; }
     public IPEndPoint? ReadinessEndpoint { get; init; } = new(IPAddress.Any, 15021);
+    /// <summary>Prometheus <c>/metrics</c>; null disables.</summary>
+    public IPEndPoint? MetricsEndpoint { get; init; } = new(IPAddress.Any, 15020);
+    /// <summary>Admin API (loopback clients only); null disables.</summary>
+    public IPEndPoint? AdminEndpoint { get; init; } = new(IPAddress.Loopback, 15000);
+    /// <summary>How long open connections may run on after SIGTERM before they are cut.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(25);
+    /// <summary>Istio's <c>source_cluster</c>/<c>destination_cluster</c> label value.</summary>
+    public string Cluster { get; init; } = "Kubernetes";
     public int OutboundPort { get; init; } = 15001;
     public int InboundPlaintextPort { get; init; } = 15006;
     public int HbonePort { get; init; } = 15008;
@@ -56,6 +64,12 @@ public sealed record DaemonOptions
           --ca-cert PATH         Use this CA certificate (PEM) instead of the state directory's.
           --ca-key PATH          The CA private key (PEM) for --ca-cert.
           --readiness ADDR:PORT  Readiness endpoint (GET /healthz/ready). Default: 0.0.0.0:15021; "off" disables.
+          --metrics ADDR:PORT    Prometheus metrics (GET /metrics, /stats/prometheus). Default: 0.0.0.0:15020; "off" disables.
+          --admin ADDR:PORT      Admin API for ambientctl; answers loopback clients only. Default: 127.0.0.1:15000;
+                                 "off" disables.
+          --drain-timeout SECS   On SIGTERM: readiness goes false, listeners close, HBONE peers get GOAWAY, and open
+                                 connections may finish for this long before they are cut. Default: 25
+          --cluster NAME         Cluster name in metric labels. Default: Kubernetes
           --outbound-port N      Captured outbound listener per workload. Default: 15001
           --inbound-port N       Inbound plaintext listener per workload. Default: 15006
           --hbone-port N         HBONE listener per workload. Default: 15008
@@ -69,6 +83,11 @@ public sealed record DaemonOptions
 
         Exit codes: 0 stopped normally, 1 runtime failure, 2 bad command line or configuration.
         """;
+
+    private static IPEndPoint? Endpoint(string option, string value) =>
+        value == "off" ? null
+        : IPEndPoint.TryParse(value, out var endpoint) && endpoint.Port != 0 ? endpoint
+        : throw new ArgumentException($"{option} '{value}' is not ADDRESS:PORT or off");
 
     /// <summary>Parses argv; throws <see cref="ArgumentException"/> naming the offending option.</summary>
     public static DaemonOptions Parse(string[] args, out bool help)
@@ -101,6 +120,18 @@ public sealed record DaemonOptions
                 case "--state-dir": o = o with { StateDirectory = Value() }; break;
                 case "--ca-cert": o = o with { CaCertPath = Value() }; break;
                 case "--ca-key": o = o with { CaKeyPath = Value() }; break;
+                case "--metrics":
+                    o = o with { MetricsEndpoint = Endpoint("--metrics", Value()) };
+                    break;
+                case "--admin":
+                    o = o with { AdminEndpoint = Endpoint("--admin", Value()) };
+                    break;
+                case "--drain-timeout":
+                    var d = Value();
+                    o = o with { DrainTimeout = double.TryParse(d, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var secs) && secs >= 0 && secs <= 3600
+                        ? TimeSpan.FromSeconds(secs) : throw new ArgumentException($"--drain-timeout '{d}' is not a number of seconds (0-3600)") };
+                    break;
+                case "--cluster": o = o with { Cluster = Value() }; break;
                 case "--readiness":
                     var r = Value();
                     o = o with { ReadinessEndpoint = r == "off" ? null : IPEndPoint.TryParse(r, out var ep) && ep.Port != 0 ? ep : throw new ArgumentException($"--readiness '{r}' is not ADDRESS:PORT or off") };

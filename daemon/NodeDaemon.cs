@@ -7,6 +7,8 @@ using Ambient.NodeAgent;
 using Ambient.Daemon.Proxy;
 using Ambient.Hbone;
 using Ambient.Identity;
+using Ambient.Observability;
+using Ambient.Observability.Http;
 using Microsoft.Extensions.Logging;
 
 namespace Ambient.Daemon;
@@ -24,18 +26,26 @@ public sealed class NodeDaemon : IAsyncDisposable
     private readonly SemaphoreSlim _reconcile = new(1, 1);
     private ProxyContext? _context;
     private ConfigFileWatcher? _watcher;
-    private ReadinessServer? _readiness;
+    private LocalHttpServer? _readiness;
+    private LocalHttpServer? _metrics;
+    private LocalHttpServer? _admin;
+    private readonly LogLevelSwitch _levels;
+    private readonly Action _quit;
     private MeshCa? _ca;
     private InPodManager? _inPod;
     private Ambient.Discovery.Kubernetes.KubernetesSource? _kubernetes;
     private NodeAgentServer? _agentServer;
     private volatile bool _ready;
 
-    public NodeDaemon(DaemonOptions options, ILoggerFactory logs)
+    /// <param name="levels">The log level the admin API may change; null makes it fixed.</param>
+    /// <param name="quit">What the admin API's <c>/quitquitquit</c> does (the host starts the drain).</param>
+    public NodeDaemon(DaemonOptions options, ILoggerFactory logs, LogLevelSwitch? levels = null, Action? quit = null)
     {
         _options = options;
         _logs = logs;
         _log = logs.CreateLogger("daemon");
+        _levels = levels ?? new LogLevelSwitch(LogLevel.Information);
+        _quit = quit ?? (() => { });
     }
 
     public bool IsReady => _ready;
@@ -90,11 +100,23 @@ public sealed class NodeDaemon : IAsyncDisposable
             Root = _ca.RootCertificate,
             Options = _options,
             Logs = _logs,
+            Metrics = new Ambient.Daemon.Telemetry.DaemonMetrics(_options.Cluster),
         };
+        var metrics = _context.Metrics;
+        var source = _options.Kubernetes ? "kubernetes" : "file";
+        metrics.ObserveAtScrape(() => store.Current, source,
+            () => _kubernetes is { } k ? k.Problems.Count(p => p.Rejected) : store.Current.Config.RejectedObjects.Length,
+            () => _context.Hbone.ConnectionCount, certificates);
+        store.Changed += (_, _) => metrics.Tcp.OnConfigChanged();
+        if (_watcher is not null)
+        {
+            metrics.ConfigErrors(source, initial.Errors.Length);
+            _watcher.Reloaded += (_, result) => metrics.ConfigErrors(source, result.Errors.Length);
+        }
         store.Changed += (_, e) => _context.LoadBalancer.Health.Retain(e.Current);
         _context.Hbone = new HboneClient(new HboneClientOptions { Logger = _logs.CreateLogger("hbone"), SocketFactory = _context.CreateHboneSocket }, _context.ClientTlsAsync);
 
-        store.Changed += (_, e) => _context.Connections.Recheck(e.Current);
+        store.Changed += (_, e) => metrics.ConnectionsClosedByPolicy(_context.Connections.Recheck(e.Current));
         if (_options.AgentSocket is { } agentSocket)
         {
             // In-pod mode: the pods come from the node agent, not from the config's node assignment.
@@ -111,14 +133,61 @@ public sealed class NodeDaemon : IAsyncDisposable
             store.Changed += (_, e) => _ = ReconcileAsync(e.Current, throwOnError: false);
         }
 
-        if (_options.ReadinessEndpoint is { } readiness)
-        {
-            _readiness = new ReadinessServer(readiness, () => _ready, _logs.CreateLogger("readiness"));
-            try { _readiness.Start(); }
-            catch (SocketException e) { throw new DaemonStartException($"cannot listen on {readiness} for readiness: {e.SocketErrorCode}"); }
-        }
+        _readiness = StartHttp(_options.ReadinessEndpoint, "readiness", request => ValueTask.FromResult(request.Path == "/healthz/ready"
+            ? (_ready ? LocalHttpResponse.Text(200, "ready\n") : LocalHttpResponse.Text(503, "not ready\n"))
+            : LocalHttpResponse.Text(404, "not found\n")));
+        _metrics = StartHttp(_options.MetricsEndpoint, "metrics", ServeMetricsAsync);
+        var admin = new Ambient.Daemon.Admin.AdminApi(_context, _levels, _quit);
+        _admin = StartHttp(_options.AdminEndpoint, "admin", admin.HandleAsync, loopbackOnly: true);
         _ready = true;
         _log.LogInformation("ready: serving {Count} workloads on node {Node}", _inPod is null ? _served.Count : _inPod.Count, _options.Node);
+    }
+
+    private LocalHttpServer? StartHttp(IPEndPoint? endpoint, string name, Func<LocalHttpRequest, ValueTask<LocalHttpResponse>> handle, bool loopbackOnly = false)
+    {
+        if (endpoint is null) return null;
+        var server = new LocalHttpServer(endpoint, handle, _logs.CreateLogger(name), name, loopbackOnly);
+        try { server.Start(); }
+        catch (SocketException e) { throw new DaemonStartException($"cannot listen on {endpoint} for {name}: {e.SocketErrorCode}"); }
+        return server;
+    }
+
+    private async ValueTask<LocalHttpResponse> ServeMetricsAsync(LocalHttpRequest request)
+    {
+        if (request.Path is not ("/metrics" or "/stats/prometheus"))
+            return LocalHttpResponse.Text(404, "not found: metrics are at /metrics\n");
+        using var body = new MemoryStream();
+        await _context!.Metrics.Registry.CollectAndExportAsTextAsync(body).ConfigureAwait(false);
+        return new LocalHttpResponse(200, "text/plain; version=0.0.4; charset=utf-8", body.ToArray());
+    }
+
+    /// <summary>
+    /// Graceful stop: readiness goes false first, listeners close (new connections are refused and go elsewhere),
+    /// HBONE peers get GOAWAY, and connections in flight may finish until <paramref name="deadline"/>; whatever
+    /// is left is cut by <see cref="DisposeAsync"/>. Returns how many connections were still open at the deadline.
+    /// </summary>
+    public async Task<long> DrainAsync(TimeSpan deadline)
+    {
+        if (_context is null) return 0;
+        _ready = false;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        _context.BeginDrain();
+        foreach (var listeners in _served.Values)
+            await listeners.DisposeAsync().ConfigureAwait(false);
+        if (_inPod is not null)
+            await _inPod.StopAcceptingAsync().ConfigureAwait(false);
+        var open = _context.Metrics.ActiveConnections;
+        _log.LogInformation("draining: listeners closed, {Open} connection(s) open, waiting up to {Deadline} s", open, deadline.TotalSeconds);
+        while (open > 0 && System.Diagnostics.Stopwatch.GetElapsedTime(started) < deadline)
+        {
+            await Task.Delay(100).ConfigureAwait(false);
+            open = _context.Metrics.ActiveConnections;
+        }
+        if (open > 0)
+            _log.LogWarning("drain deadline of {Deadline} s reached: cutting {Open} connection(s)", deadline.TotalSeconds, open);
+        else
+            _log.LogInformation("drained in {Seconds:F1} s", System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return open;
     }
 
     private async Task StartKubernetesAsync(ConfigStore store)
@@ -219,8 +288,9 @@ public sealed class NodeDaemon : IAsyncDisposable
         _watcher?.Dispose();
         if (_kubernetes is not null)
             await _kubernetes.DisposeAsync().ConfigureAwait(false);
-        if (_readiness is not null)
-            await _readiness.DisposeAsync().ConfigureAwait(false);
+        foreach (var server in new[] { _readiness, _metrics, _admin })
+            if (server is not null)
+                await server.DisposeAsync().ConfigureAwait(false);
         if (_agentServer is not null)
             await _agentServer.DisposeAsync().ConfigureAwait(false);
         if (_inPod is not null)

@@ -18,11 +18,13 @@ catch (ArgumentException e)
     return 2;
 }
 
-using var logs = Logging.Create(options.LogLevel, options.LogFormat);
+LogLevelSwitch.TryParse(options.LogLevel, out var level);
+var levels = new LogLevelSwitch(level);
+using var logs = Logging.Create(levels, options.LogFormat);
 var log = logs.CreateLogger("daemon");
 using var stop = new Ambient.Hosting.StopSignal();
 
-await using var daemon = new NodeDaemon(options, logs);
+await using var daemon = new NodeDaemon(options, logs, levels, quit: stop.Request);
 try
 {
     await daemon.StartAsync();
@@ -38,5 +40,6 @@ catch (Exception e)
     return 1;
 }
 await stop.WaitAsync();
-log.LogInformation("stopping");
+log.LogInformation("stopping: draining for up to {Deadline} s", options.DrainTimeout.TotalSeconds);
+await daemon.DrainAsync(options.DrainTimeout);
 return 0;

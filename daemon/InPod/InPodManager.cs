@@ -129,6 +129,21 @@ public sealed class InPodManager(ProxyContext context) : INodeAgentHandler, IAsy
         _log.LogInformation("pod {Namespace}/{Name} removed", pod.Info.Namespace, pod.Info.Name);
     }
 
+    /// <summary>Drain: closes every pod's listeners; connections already accepted carry on.</summary>
+    public async Task StopAcceptingAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            foreach (var pod in _pods.Values)
+                await pod.Listeners.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _gate.WaitAsync().ConfigureAwait(false);

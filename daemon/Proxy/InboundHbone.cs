@@ -2,7 +2,10 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Ambient.Authorization;
+using Ambient.Config;
 using Ambient.Daemon.Net;
+using Ambient.Daemon.Telemetry;
+using Ambient.Observability.Metrics;
 using Ambient.Hbone;
 using Microsoft.Extensions.Logging;
 
@@ -55,6 +58,7 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
             if (!decision.Allowed)
             {
                 (status, error) = (401, decision.Reason);
+                Meter(snapshot, request, source, destination, ResponseFlags.Deny).Dispose();
                 _log.LogWarning("connection from {Identity} ({Source}) to {Destination} {Target} denied: {Reason}",
                     request.PeerIdentity, source, destinationName, request.Target, decision.Reason);
                 return;
@@ -68,11 +72,14 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
                 (status, error) = (503, e is SocketException s ? $"upstream {request.Target}: {s.SocketErrorCode}" : $"upstream {request.Target}: connect timed out");
+                Meter(snapshot, request, source, destination, ResponseFlags.Connect).Dispose();
                 return;
             }
             await request.RespondAsync(200).ConfigureAwait(false);
             using var lease = context.Connections.Track(facts, plaintext: false);
-            var result = await TunnelRelay.RunAsync(upstream, request.Stream, lease.Closed).ConfigureAwait(false);
+            // The relay's forward direction is the application's answer (upstream → tunnel).
+            using var meter = Meter(snapshot, request, source, destination, ResponseFlags.None);
+            var result = await TunnelRelay.RunAsync(upstream, request.Stream, lease.Closed, meter).ConfigureAwait(false);
             // Relay counts from the upstream socket's view: bytes to the tunnel are the response.
             (received, sent, error) = (result.BytesFromTunnel, result.BytesToTunnel, lease.ClosedByPolicy ? "closed: no longer allowed by policy" : result.Error);
         }
@@ -86,5 +93,13 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
             AccessLog.Inbound(context.AccessLog, request.OriginalClient ?? request.RemoteEndPoint, request.PeerIdentity, request.Target?.ToString() ?? request.Authority,
                 destinationName, status, sent, received, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, error);
         }
+    }
+
+    /// <summary>The connection's metric series as the destination reporter; the source is whoever owns the client address.</summary>
+    private ConnectionMeter Meter(MeshSnapshot snapshot, HboneRequest request, System.Net.IPAddress source, Workload destination, ResponseFlags flags)
+    {
+        var service = snapshot.ServiceForEndpoint(destination, request.Target!.Port);
+        var key = new TcpConnectionKey(Reporter.Destination, snapshot.WorkloadByAddress(source), request.PeerIdentity, destination, service, flags, MutualTls: true);
+        return context.Metrics.Connection(key, forwardIsRequest: false);
     }
 }

@@ -4,6 +4,8 @@ using System.Net.Sockets;
 using Ambient.Authorization;
 using Ambient.Config;
 using Ambient.Daemon.Net;
+using Ambient.Daemon.Telemetry;
+using Ambient.Observability.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace Ambient.Daemon.Proxy;
@@ -33,6 +35,7 @@ public sealed class InboundPlaintext(ProxyContext context, SocketPlacement place
             if (PeerAuthenticationMode(snapshot, destination, target.Port) == MtlsMode.Strict)
             {
                 error = "plaintext refused: PeerAuthentication is STRICT";
+                Meter(snapshot, remote, destination, target.Port, ResponseFlags.Deny).Dispose();
                 return;
             }
             var facts = new ConnectionFacts(null, remote.Address, destination, target.Address, target.Port);
@@ -40,13 +43,23 @@ public sealed class InboundPlaintext(ProxyContext context, SocketPlacement place
             if (!decision.Allowed)
             {
                 error = decision.Reason;
+                Meter(snapshot, remote, destination, target.Port, ResponseFlags.Deny).Dispose();
                 return;
             }
             using var upstream = placement.CreateUpstream(target.AddressFamily);
-            using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
                 await upstream.ConnectAsync(target, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            {
+                Meter(snapshot, remote, destination, target.Port, ResponseFlags.Connect).Dispose();
+                throw;
+            }
             using var lease = context.Connections.Track(facts, plaintext: true);
-            var result = await SocketRelay.RunAsync(client, upstream, lease.Closed).ConfigureAwait(false);
+            using var meter = Meter(snapshot, remote, destination, target.Port, ResponseFlags.None);
+            var result = await SocketRelay.RunAsync(client, upstream, lease.Closed, meter).ConfigureAwait(false);
             (sent, received, error) = (result.BytesToTunnel, result.BytesFromTunnel, lease.ClosedByPolicy ? "closed: no longer allowed by policy" : result.Error);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
@@ -59,6 +72,14 @@ public sealed class InboundPlaintext(ProxyContext context, SocketPlacement place
             AccessLog.InboundPlaintext(context.AccessLog, remote, target, $"{workload.Namespace}/{workload.Name}", sent, received,
                 (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, error);
         }
+    }
+
+    /// <summary>The destination reporter's series for a plaintext client: no principal, no mTLS.</summary>
+    private ConnectionMeter Meter(MeshSnapshot snapshot, IPEndPoint remote, Workload destination, int port, ResponseFlags flags)
+    {
+        var key = new TcpConnectionKey(Reporter.Destination, snapshot.WorkloadByAddress(remote.Address), null, destination,
+            snapshot.ServiceForEndpoint(destination, port), flags, MutualTls: false);
+        return context.Metrics.Connection(key, forwardIsRequest: true);
     }
 
     /// <summary>Workload-selected policy beats namespace beats root namespace; port-level beats workload-level.</summary>

@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Sockets;
 using Ambient.Config;
 using Ambient.Daemon.Net;
+using Ambient.Daemon.Telemetry;
+using Ambient.Observability.Metrics;
 using Ambient.Hbone;
 using Ambient.Http2;
 using Ambient.LoadBalancing;
@@ -65,20 +67,24 @@ public sealed class Outbound(ProxyContext context, SocketPlacement placement)
             if (route is OutboundRoute.Refused refused)
             {
                 error = refused.Reason;
+                Meter(source, route, ResponseFlags.Connect).Dispose();
                 if (onConnected is not null) await onConnected(false).ConfigureAwait(false);
             }
             else
             {
                 if (onConnected is not null) await onConnected(true).ConfigureAwait(false);
+                using var meter = Meter(source, route, ResponseFlags.None);
                 var result = stream is not null
-                    ? await TunnelRelay.RunAsync(client, stream).ConfigureAwait(false)
-                    : await SocketRelay.RunAsync(client, upstream!).ConfigureAwait(false);
+                    ? await TunnelRelay.RunAsync(client, stream, meter: meter).ConfigureAwait(false)
+                    : await SocketRelay.RunAsync(client, upstream!, meter: meter).ConfigureAwait(false);
                 (sent, received, error) = (result.BytesToTunnel, result.BytesFromTunnel, result.Error);
             }
         }
         catch (Exception e) when (e is HboneConnectException or SocketException or OperationCanceledException or IOException)
         {
             error = e is OperationCanceledException ? "connect timed out" : e.Message;
+            // 401 is the destination's authorization refusing us; anything else is the far side unreachable.
+            Meter(source, route, e is HboneConnectException { Status: 401 } ? ResponseFlags.Deny : ResponseFlags.Connect).Dispose();
             if (onConnected is not null) await onConnected(false).ConfigureAwait(false);
         }
         finally
@@ -91,6 +97,21 @@ public sealed class Outbound(ProxyContext context, SocketPlacement placement)
         AccessLog.Outbound(context.AccessLog, clientEndpoint, $"{source.Namespace}/{source.Name}", source.Identity, destination, destinationName,
             route switch { OutboundRoute.Tunnel { Waypoint: not null } => "waypoint", OutboundRoute.Tunnel => "hbone", OutboundRoute.Passthrough => "passthrough", _ => "refused" },
             sent, received, (long)duration.TotalMilliseconds, error);
+    }
+
+    /// <summary>The connection's metric series as the source reporter: the destination is the workload and service dialled.</summary>
+    private ConnectionMeter Meter(Workload source, OutboundRoute route, ResponseFlags flags)
+    {
+        var (destination, service, mtls) = route switch
+        {
+            // Through a waypoint the workload behind it is not known here; the service is.
+            OutboundRoute.Tunnel { Waypoint: not null } t => ((Workload?)null, t.Service, true),
+            OutboundRoute.Tunnel t => (t.Destination, t.Service, true),
+            OutboundRoute.Passthrough p => (p.Destination, null, false),
+            _ => (null, null, false),
+        };
+        var key = new TcpConnectionKey(Reporter.Source, source, source.Identity, destination, service, flags, mtls);
+        return context.Metrics.Connection(key, forwardIsRequest: true);
     }
 
     /// <summary>Opens the far side of a route: an HBONE stream, or a plain socket for passthrough.</summary>

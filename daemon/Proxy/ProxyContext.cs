@@ -21,6 +21,9 @@ public sealed class ProxyContext
     public required ILoggerFactory Logs { get; init; }
     public HboneClient Hbone { get; set; } = null!;
 
+    /// <summary>Istio TCP metrics and the daemon's health gauges (<c>:15020/metrics</c>).</summary>
+    public Ambient.Daemon.Telemetry.DaemonMetrics Metrics { get; init; } = new();
+
     /// <summary>Service endpoint selection; its health registry (open connections, ejections) is shared by every workload this daemon serves.</summary>
     public LoadBalancer LoadBalancer { get; init; } = new();
 
@@ -32,6 +35,13 @@ public sealed class ProxyContext
         => key.SourceIp is { } ip && Placements.TryGetValue(ip, out var placement)
             ? placement.CreateUpstream(key.HboneEndpoint.AddressFamily)
             : Ambient.Daemon.Net.SocketPlacement.Host.CreateUpstream(key.HboneEndpoint.AddressFamily);
+
+    private readonly CancellationTokenSource _drain = new();
+
+    /// <summary>Cancelled when the daemon starts draining: HBONE server connections send GOAWAY.</summary>
+    public CancellationToken Draining => _drain.Token;
+
+    public void BeginDrain() => _drain.Cancel();
 
     public ILogger AccessLog => field ??= Logs.CreateLogger("access");
     public ILogger TlsLog => field ??= Logs.CreateLogger("tls");

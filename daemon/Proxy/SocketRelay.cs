@@ -8,17 +8,18 @@ namespace Ambient.Daemon.Proxy;
 public static class SocketRelay
 {
     /// <param name="cancellationToken">Cancelling resets both sockets (e.g. a policy no longer allows the connection).</param>
-    public static async Task<RelayResult> RunAsync(Socket a, Socket b, CancellationToken cancellationToken = default)
+    /// <param name="meter">Told of bytes as they go: forward = a → b.</param>
+    public static async Task<RelayResult> RunAsync(Socket a, Socket b, CancellationToken cancellationToken = default, IRelayMeter? meter = null)
     {
         using var abort = new CancellationTokenSource();
         using var external = cancellationToken.Register(() => Abort(abort, a, b));
-        var ab = CopyAsync(a, b, abort);
-        var ba = CopyAsync(b, a, abort);
+        var ab = CopyAsync(a, b, abort, meter, forward: true);
+        var ba = CopyAsync(b, a, abort, meter, forward: false);
         await Task.WhenAll(ab, ba).ConfigureAwait(false);
         return new RelayResult(ab.Result.Bytes, ba.Result.Bytes, ab.Result.Error ?? ba.Result.Error);
     }
 
-    private static async Task<(long Bytes, string? Error)> CopyAsync(Socket from, Socket to, CancellationTokenSource abort)
+    private static async Task<(long Bytes, string? Error)> CopyAsync(Socket from, Socket to, CancellationTokenSource abort, IRelayMeter? meter, bool forward)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         long total = 0;
@@ -36,6 +37,11 @@ public static class SocketRelay
                 while (sent < n)
                     sent += await to.SendAsync(buffer.AsMemory(sent, n - sent), SocketFlags.None, abort.Token).ConfigureAwait(false);
                 total += n;
+                if (meter is not null)
+                {
+                    if (forward) meter.Forward(n);
+                    else meter.Backward(n);
+                }
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)

@@ -76,7 +76,8 @@ public sealed class WorkloadListeners : IAsyncDisposable
             _inbound.HandleAsync,
             _context.Http2Server,
             _log,
-            verification.Describe).ConfigureAwait(false);
+            verification.Describe,
+            drain: _context.Draining).ConfigureAwait(false);
     }
 
     private Task ServeCapturedAsync(Socket client)

@@ -13,3 +13,6 @@ public readonly record struct AuthorizationDecision(bool Allowed, string Reason)
     public static AuthorizationDecision Allow(string reason) => new(true, reason);
     public static AuthorizationDecision Deny(string reason) => new(false, reason);
 }
+
+/// <summary>One policy consulted for a connection and whether its rules matched it.</summary>
+public readonly record struct PolicyVerdict(string Policy, AuthorizationAction Action, bool Matched);

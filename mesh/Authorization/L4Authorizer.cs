@@ -33,6 +33,26 @@ public static class L4Authorizer
             : AuthorizationDecision.Allow("no ALLOW policy applies");
     }
 
+    /// <summary>
+    /// The same decision as <see cref="Evaluate"/>, with every policy consulted and whether it matched, in the order
+    /// they are consulted (DENY policies, then ALLOW); for <c>ambientctl explain</c>, not the data path.
+    /// </summary>
+    public static (AuthorizationDecision Decision, IReadOnlyList<PolicyVerdict> Consulted) Explain(IReadOnlyList<AuthorizationPolicy> policies, ConnectionFacts facts)
+    {
+        var consulted = new List<PolicyVerdict>();
+        foreach (var policy in policies)
+        {
+            if (policy.Action == AuthorizationAction.Deny)
+                consulted.Add(new PolicyVerdict(policy.Key, policy.Action, Matches(policy, facts, deny: true)));
+        }
+        foreach (var policy in policies)
+        {
+            if (policy.Action == AuthorizationAction.Allow)
+                consulted.Add(new PolicyVerdict(policy.Key, policy.Action, Matches(policy, facts, deny: false)));
+        }
+        return (Evaluate(policies, facts), consulted);
+    }
+
     private static bool Matches(AuthorizationPolicy policy, ConnectionFacts f, bool deny)
     {
         foreach (var rule in policy.Rules)

@@ -20,6 +20,7 @@ public sealed class MeshSnapshot
     private readonly FrozenDictionary<(string Namespace, string Name), Service> _servicesByName;
     private readonly FrozenDictionary<(string Namespace, string Hostname), ImmutableArray<ServiceEndpoint>> _endpoints;
     private readonly FrozenDictionary<(string Namespace, string Hostname, int Port), ImmutableArray<EndpointTarget>> _endpointsByPort;
+    private readonly FrozenDictionary<string, ImmutableArray<(Service Service, ImmutableDictionary<int, int> Ports)>> _servicesByWorkloadUid;
     private readonly FrozenDictionary<string, ImmutableArray<AuthorizationPolicy>> _authorizationByUid;
     private readonly FrozenDictionary<string, ImmutableArray<PeerAuthentication>> _peerAuthenticationByUid;
 
@@ -62,6 +63,18 @@ public sealed class MeshSnapshot
         _servicesByName = byName.ToFrozenDictionary();
 
         (_endpoints, _endpointsByPort) = BuildEndpoints(config);
+        var servicesOf = new Dictionary<string, ImmutableArray<(Service, ImmutableDictionary<int, int>)>.Builder>(StringComparer.Ordinal);
+        foreach (var service in config.Services)
+        {
+            if (!_endpoints.TryGetValue((service.Namespace, service.Hostname), out var members) || !ReferenceEquals(byKey[(service.Namespace, service.Hostname)], service))
+                continue;
+            foreach (var member in members)
+            {
+                if (!servicesOf.TryGetValue(member.Workload.Uid, out var list)) servicesOf[member.Workload.Uid] = list = ImmutableArray.CreateBuilder<(Service, ImmutableDictionary<int, int>)>();
+                list.Add((service, member.Ports));
+            }
+        }
+        _servicesByWorkloadUid = servicesOf.ToFrozenDictionary(kv => kv.Key, kv => kv.Value.ToImmutable(), StringComparer.Ordinal);
 
         var authorization = new Dictionary<string, ImmutableArray<AuthorizationPolicy>>(StringComparer.Ordinal);
         var peerAuthentication = new Dictionary<string, ImmutableArray<PeerAuthentication>>(StringComparer.Ordinal);
@@ -125,6 +138,23 @@ public sealed class MeshSnapshot
     /// <summary>Endpoints for one service port, with the target port to dial on each workload.</summary>
     public ImmutableArray<EndpointTarget> EndpointsOf(Service service, int servicePort) =>
         _endpointsByPort.TryGetValue((service.Namespace, service.Hostname, servicePort), out var list) ? list : [];
+
+    /// <summary>
+    /// The first service (config order) that has <paramref name="workload"/> as an endpoint with
+    /// <paramref name="targetPort"/> as one of its target ports: what an inbound connection to that port is for.
+    /// </summary>
+    public Service? ServiceForEndpoint(Workload workload, int targetPort)
+    {
+        if (!_servicesByWorkloadUid.TryGetValue(workload.Uid, out var services)) return null;
+        foreach (var (service, ports) in services)
+        {
+            foreach (var (_, target) in ports)
+            {
+                if (target == targetPort) return service;
+            }
+        }
+        return null;
+    }
 
     /// <summary>
     /// Authorization policies that apply to the workload itself, in evaluation-neutral order: root namespace

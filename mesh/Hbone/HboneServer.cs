@@ -17,6 +17,7 @@ public static class HboneServer
     /// <param name="tlsOptions">Server TLS options for this connection (certificate of the workload the listener speaks for).</param>
     /// <param name="peerIdentity">Reads the verified peer identity after the handshake.</param>
     /// <param name="describeFailure">Turns a handshake failure into the reason to log (the verifier knows why).</param>
+    /// <param name="drain">When cancelled, the connection sends GOAWAY and ends once its open streams have.</param>
     public static async Task ServeAsync(
         Socket socket,
         SslServerAuthenticationOptions tlsOptions,
@@ -25,7 +26,8 @@ public static class HboneServer
         Http2ConnectionOptions http2,
         ILogger log,
         Func<Exception, string>? describeFailure = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        CancellationToken drain = default)
     {
         var local = (IPEndPoint)socket.LocalEndPoint!;
         var remote = (IPEndPoint)socket.RemoteEndPoint!;
@@ -61,6 +63,8 @@ public static class HboneServer
             var info = new Http2ConnectionInfo(local, remote, identity);
             var connection = new Http2Connection(tls, http2, info, stream => handler(new HboneRequest(stream, local, remote, identity)));
             tls = null; // owned by the connection now
+            // Draining: GOAWAY so the peer opens new streams elsewhere; streams in flight finish.
+            using var draining = drain.Register(static c => ((Http2Connection)c!).Drain(), connection);
             await connection.RunAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)

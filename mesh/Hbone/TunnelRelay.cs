@@ -18,19 +18,20 @@ public static class TunnelRelay
     private const int BufferSize = 64 * 1024;
 
     /// <param name="cancellationToken">Cancelling aborts the connection both ways (e.g. a policy no longer allows it).</param>
-    public static async Task<RelayResult> RunAsync(Socket socket, Http2Stream stream, CancellationToken cancellationToken = default)
+    /// <param name="meter">Told of bytes as they go: forward = socket → tunnel.</param>
+    public static async Task<RelayResult> RunAsync(Socket socket, Http2Stream stream, CancellationToken cancellationToken = default, IRelayMeter? meter = null)
     {
         using var abort = new CancellationTokenSource();
         using var external = cancellationToken.Register(() => Fail(socket, stream, abort, Http2ErrorCode.Cancel));
-        var toTunnel = SocketToStreamAsync(socket, stream, abort);
-        var fromTunnel = StreamToSocketAsync(stream, socket, abort);
+        var toTunnel = SocketToStreamAsync(socket, stream, abort, meter);
+        var fromTunnel = StreamToSocketAsync(stream, socket, abort, meter);
         await Task.WhenAll(toTunnel, fromTunnel).ConfigureAwait(false);
         var (up, upError) = toTunnel.Result;
         var (down, downError) = fromTunnel.Result;
         return new RelayResult(up, down, upError ?? downError);
     }
 
-    private static async Task<(long, string?)> SocketToStreamAsync(Socket socket, Http2Stream stream, CancellationTokenSource abort)
+    private static async Task<(long, string?)> SocketToStreamAsync(Socket socket, Http2Stream stream, CancellationTokenSource abort, IRelayMeter? meter)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         long total = 0;
@@ -46,6 +47,7 @@ public static class TunnelRelay
                 }
                 await stream.WriteAsync(buffer.AsMemory(0, n), abort.Token).ConfigureAwait(false);
                 total += n;
+                meter?.Forward(n);
             }
         }
         catch (Http2StreamResetException r) when (r.Code == Http2ErrorCode.NoError && !abort.IsCancellationRequested)
@@ -58,7 +60,10 @@ public static class TunnelRelay
             {
                 int n;
                 while ((n = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, abort.Token).ConfigureAwait(false)) > 0)
+                {
                     total += n;
+                    meter?.Forward(n);
+                }
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
             return (total, null);
@@ -74,7 +79,7 @@ public static class TunnelRelay
         }
     }
 
-    private static async Task<(long, string?)> StreamToSocketAsync(Http2Stream stream, Socket socket, CancellationTokenSource abort)
+    private static async Task<(long, string?)> StreamToSocketAsync(Http2Stream stream, Socket socket, CancellationTokenSource abort, IRelayMeter? meter)
     {
         long total = 0;
         var input = stream.Input;
@@ -91,6 +96,7 @@ public static class TunnelRelay
                         sent += await socket.SendAsync(segment[sent..], SocketFlags.None, abort.Token).ConfigureAwait(false);
                 }
                 total += buffer.Length;
+                if (buffer.Length > 0) meter?.Backward((int)buffer.Length);
                 input.AdvanceTo(buffer.End);
                 if (result.IsCompleted)
                 {

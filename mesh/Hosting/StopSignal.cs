@@ -27,7 +27,13 @@ public sealed class StopSignal : IDisposable
     private void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true;
-        _stop.Cancel();
+        Request();
+    }
+
+    /// <summary>Asks for a stop as a signal would (e.g. the admin API's quit).</summary>
+    public void Request()
+    {
+        try { _stop.Cancel(); } catch (ObjectDisposedException) { }
     }
 
     public void Dispose()

@@ -3,19 +3,56 @@ using Microsoft.Extensions.Logging.Console;
 
 namespace Ambient.Observability;
 
+/// <summary>The minimum log level of a process, changeable while it runs (admin API <c>/logging</c>).</summary>
+public sealed class LogLevelSwitch(LogLevel level)
+{
+    private volatile int _level = (int)level;
+
+    public LogLevel Level
+    {
+        get => (LogLevel)_level;
+        set => _level = (int)value;
+    }
+
+    /// <summary>The names used on the command line and by the admin API.</summary>
+    public static readonly string[] Names = ["trace", "debug", "info", "warn", "error"];
+
+    public static bool TryParse(string name, out LogLevel level)
+    {
+        (bool ok, level) = name switch
+        {
+            "trace" => (true, LogLevel.Trace),
+            "debug" => (true, LogLevel.Debug),
+            "info" => (true, LogLevel.Information),
+            "warn" => (true, LogLevel.Warning),
+            "error" => (true, LogLevel.Error),
+            _ => (false, LogLevel.Information),
+        };
+        return ok;
+    }
+
+    public static string Name(LogLevel level) => level switch
+    {
+        LogLevel.Trace => "trace",
+        LogLevel.Debug => "debug",
+        LogLevel.Warning => "warn",
+        LogLevel.Error or LogLevel.Critical => "error",
+        LogLevel.None => "off",
+        _ => "info",
+    };
+}
+
 /// <summary>Structured logs to stdout for every Ambient process: one JSON object per line (default), or readable text.</summary>
 public static class Logging
 {
-    public static ILoggerFactory Create(string level, string format) => LoggerFactory.Create(builder =>
+    public static ILoggerFactory Create(string level, string format) =>
+        Create(new LogLevelSwitch(LogLevelSwitch.TryParse(level, out var parsed) ? parsed : LogLevel.Information), format);
+
+    /// <summary>A factory whose level follows <paramref name="levels"/> (checked by each logger's IsEnabled: no restart).</summary>
+    public static ILoggerFactory Create(LogLevelSwitch levels, string format) => LoggerFactory.Create(builder =>
     {
-        builder.SetMinimumLevel(level switch
-        {
-            "trace" => LogLevel.Trace,
-            "debug" => LogLevel.Debug,
-            "warn" => LogLevel.Warning,
-            "error" => LogLevel.Error,
-            _ => LogLevel.Information,
-        });
+        builder.SetMinimumLevel(LogLevel.Trace);
+        builder.AddFilter((_, _, level) => level >= levels.Level);
         if (format == "text")
             builder.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; o.UseUtcTimestamp = true; });
         else

@@ -80,7 +80,7 @@ internal sealed class TwoNodeMesh : IAsyncDisposable
                 ConfigPath = config,
                 Node = node,
                 StateDirectory = Path.Combine(_directory, "state"), // the first daemon creates the CA, the second loads it
-                ReadinessEndpoint = null,
+                ReadinessEndpoint = null, MetricsEndpoint = null, AdminEndpoint = null,
                 HbonePort = HbonePort,
                 Socks5Port = Socks5Port,
                 OutboundPort = 0,          // needs iptables redirection; SOCKS5 is the path without interception

@@ -42,7 +42,7 @@ public sealed class DaemonProcessTests : IDisposable
     {
         var (code, output, _) = await RunAsync("--help");
         Assert.Equal(0, code);
-        foreach (var option in new[] { "--config", "--node", "--workload", "--state-dir", "--ca-cert", "--readiness", "--hbone-port", "--socks5-port", "--log-level", "--log-format" })
+        foreach (var option in new[] { "--config", "--node", "--workload", "--state-dir", "--ca-cert", "--readiness", "--metrics", "--admin", "--drain-timeout", "--hbone-port", "--socks5-port", "--log-level", "--log-format" })
             Assert.Contains(option, output);
     }
 
@@ -52,6 +52,8 @@ public sealed class DaemonProcessTests : IDisposable
     [InlineData("--workload nons", "--workload 'nons' must be NAMESPACE/NAME")]
     [InlineData("--ca-cert x.pem", "--ca-cert and --ca-key must be given together")]
     [InlineData("--config", "--config needs a value")]
+    [InlineData("--metrics 10.0.0.1", "--metrics '10.0.0.1' is not ADDRESS:PORT or off")]
+    [InlineData("--drain-timeout soon", "--drain-timeout 'soon' is not a number of seconds")]
     public async Task Bad_command_lines_exit_2_with_a_message_naming_the_option(string args, string message)
     {
         var (code, _, err) = await RunAsync(args.Split(' '));
@@ -66,7 +68,7 @@ public sealed class DaemonProcessTests : IDisposable
         // An invalid trustDomain is a file-level error (every identity depends on it): nothing starts, and every
         // problem in the file is reported, object errors included.
         File.WriteAllText(path, "trustDomain: bad domain!\nworkloads:\n  - name: a\n    namespace: default\n    addresses: [10.0.0.300]\n");
-        var (code, output, _) = await RunAsync("--config", path, "--state-dir", _dir, "--readiness", "off", "--log-format", "text");
+        var (code, output, _) = await RunAsync("--config", path, "--state-dir", _dir, "--readiness", "off", "--metrics", "off", "--admin", "off", "--log-format", "text");
         Assert.Equal(2, code);
         Assert.Contains("bad.yaml:1:", output);
         Assert.Contains("bad.yaml:5:", output);
@@ -83,7 +85,7 @@ public sealed class DaemonProcessTests : IDisposable
         var config = Path.Combine(_dir, "ambient.yaml");
         File.WriteAllText(config, LocalMesh.Config([a, b]));
         var readiness = new IPEndPoint(TestAddresses.Next(), 15021);
-        using var daemon = Start("--config", config, "--state-dir", _dir, "--readiness", readiness.ToString(), "--log-format", "json");
+        using var daemon = Start("--config", config, "--state-dir", _dir, "--readiness", readiness.ToString(), "--metrics", "off", "--admin", "off", "--log-format", "json");
         var log = new StringBuilder();
         daemon.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
         daemon.BeginOutputReadLine();

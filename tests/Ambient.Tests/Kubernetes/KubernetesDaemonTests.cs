@@ -47,7 +47,7 @@ public sealed class KubernetesDaemonTests
         var logs = new LogCapture();
         NodeDaemon Daemon(string node) => new(new DaemonOptions
         {
-            Kubernetes = true, Kubeconfig = kubeconfig, Node = node, StateDirectory = Path.Combine(dir, "state"), ReadinessEndpoint = null,
+            Kubernetes = true, Kubeconfig = kubeconfig, Node = node, StateDirectory = Path.Combine(dir, "state"), ReadinessEndpoint = null, MetricsEndpoint = null, AdminEndpoint = null,
         }, logs);
         await using var a = Daemon("node-a");
         await using var b = Daemon("node-b");

@@ -64,7 +64,7 @@ public sealed class LocalMesh : IAsyncDisposable
                 ConfigPath = ConfigPath,
                 Node = node,
                 StateDirectory = StateDirectory,
-                ReadinessEndpoint = null,
+                ReadinessEndpoint = null, MetricsEndpoint = null, AdminEndpoint = null,
             }, Logs);
             await daemon.StartAsync();
             _daemons[node] = daemon;
