@@ -29,7 +29,6 @@ public sealed class PodPlacement(NetnsRunner runner, SafeFileHandle netns) : Soc
     public override IPAddress ListenAddress(IPAddress workloadAddress)
         => workloadAddress.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any;
 
-    public override IPAddress? SourceAddress(IPAddress workloadAddress) => workloadAddress;
 
     public void Dispose() => Netns.Dispose();
 }

@@ -20,8 +20,11 @@ public abstract class SocketPlacement
     /// <summary>The address listeners bind: the workload's own on the host, any address inside a pod.</summary>
     public virtual IPAddress ListenAddress(IPAddress workloadAddress) => workloadAddress;
 
-    /// <summary>The source address HBONE connections must use (in a pod: the pod's), or null for the kernel's choice.</summary>
-    public virtual IPAddress? SourceAddress(IPAddress workloadAddress) => null;
+    /// <summary>
+    /// The source address of the workload's HBONE connections: its own, in a pod and on the host alike (where its
+    /// listeners are bound to it, so it is local), so the destination sees which workload dialled.
+    /// </summary>
+    public virtual IPAddress? SourceAddress(IPAddress workloadAddress) => workloadAddress;
 
     protected static Socket Listen(IPEndPoint endpoint)
     {

@@ -58,7 +58,7 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
             if (!decision.Allowed)
             {
                 (status, error) = (401, decision.Reason);
-                Meter(snapshot, request, source, destination, ResponseFlags.Deny).Dispose();
+                Meter(snapshot, request, destination, ResponseFlags.Deny).Dispose();
                 _log.LogWarning("connection from {Identity} ({Source}) to {Destination} {Target} denied: {Reason}",
                     request.PeerIdentity, source, destinationName, request.Target, decision.Reason);
                 return;
@@ -72,13 +72,13 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
                 (status, error) = (503, e is SocketException s ? $"upstream {request.Target}: {s.SocketErrorCode}" : $"upstream {request.Target}: connect timed out");
-                Meter(snapshot, request, source, destination, ResponseFlags.Connect).Dispose();
+                Meter(snapshot, request, destination, ResponseFlags.Connect).Dispose();
                 return;
             }
             await request.RespondAsync(200).ConfigureAwait(false);
             using var lease = context.Connections.Track(facts, plaintext: false);
             // The relay's forward direction is the application's answer (upstream → tunnel).
-            using var meter = Meter(snapshot, request, source, destination, ResponseFlags.None);
+            using var meter = Meter(snapshot, request, destination, ResponseFlags.None);
             var result = await TunnelRelay.RunAsync(upstream, request.Stream, lease.Closed, meter).ConfigureAwait(false);
             // Relay counts from the upstream socket's view: bytes to the tunnel are the response.
             (received, sent, error) = (result.BytesFromTunnel, result.BytesToTunnel, lease.ClosedByPolicy ? "closed: no longer allowed by policy" : result.Error);
@@ -95,11 +95,16 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
         }
     }
 
-    /// <summary>The connection's metric series as the destination reporter; the source is whoever owns the client address.</summary>
-    private ConnectionMeter Meter(MeshSnapshot snapshot, HboneRequest request, System.Net.IPAddress source, Workload destination, ResponseFlags flags)
+    /// <summary>
+    /// The connection's metric series as the destination reporter. The source workload is the one that dialled the
+    /// HBONE connection (its address), and only if it holds the identity the peer proved: labels are not taken on trust.
+    /// </summary>
+    private ConnectionMeter Meter(MeshSnapshot snapshot, HboneRequest request, Workload destination, ResponseFlags flags)
     {
         var service = snapshot.ServiceForEndpoint(destination, request.Target!.Port);
-        var key = new TcpConnectionKey(Reporter.Destination, snapshot.WorkloadByAddress(source), request.PeerIdentity, destination, service, flags, MutualTls: true);
+        var peer = snapshot.WorkloadByAddress(request.RemoteEndPoint.Address);
+        if (peer is not null && peer.Identity != request.PeerIdentity) peer = null;
+        var key = new TcpConnectionKey(Reporter.Destination, peer, request.PeerIdentity, destination, service, flags, MutualTls: true);
         return context.Metrics.Connection(key, forwardIsRequest: false);
     }
 }

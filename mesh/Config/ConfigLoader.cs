@@ -17,7 +17,12 @@ public static class ConfigLoader
     /// <summary>Logical name of the embedded copy of <c>deploy/local/ambient.yaml</c>.</summary>
     public const string EmbeddedDefaultResourceName = "ambient.default.yaml";
 
-    private static readonly string[] TopLevelFields = ["trustDomain", "workloads", "services", "authorizationPolicies", "peerAuthentications"];
+    private static readonly string[] TopLevelFields =
+    [
+        "trustDomain", "workloads", "services", "authorizationPolicies", "peerAuthentications",
+        Routes.RouteConfigParser.HttpRoutesKey, Routes.RouteConfigParser.GrpcRoutesKey,
+        Routes.RouteConfigParser.DestinationRulesKey, Routes.RouteConfigParser.RequestAuthenticationsKey,
+    ];
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -175,6 +180,10 @@ public static class ConfigLoader
         var workloads = WorkloadParser.ParseAll(top, trustDomain);
         var authorizationPolicies = AuthorizationPolicyParser.ParseAll(top);
         var peerAuthentications = PeerAuthenticationParser.ParseAll(top);
+        var httpRoutes = Routes.RouteConfigParser.ParseHttpRouteList(top);
+        var grpcRoutes = Routes.RouteConfigParser.ParseGrpcRouteList(top);
+        var destinationRules = Routes.RouteConfigParser.ParseDestinationRuleList(top);
+        var requestAuthentications = Routes.RouteConfigParser.ParseRequestAuthenticationList(top);
 
         // An error inside one object (workloads[3], authorizationPolicies[0], ...) rejects that object alone; anything
         // else (syntax, unknown top-level key, trustDomain, a list that is not a list) rejects the file.
@@ -197,7 +206,17 @@ public static class ConfigLoader
                 Kept(services, s => s.Path), Kept(workloads, w => w.Path),
                 Kept(authorizationPolicies, p => p.Path), Kept(peerAuthentications, p => p.Path), generation);
             reader.Errors.AddRange(linkReader.Errors);
-            if (config is not null) return config with { RejectedObjects = [.. rejected.Order(StringComparer.Ordinal)] };
+            if (config is not null)
+            {
+                return config with
+                {
+                    HttpRoutes = ValidL7(httpRoutes, reader, rejected, r => r.Key),
+                    GrpcRoutes = ValidL7(grpcRoutes, reader, rejected, r => r.Key),
+                    DestinationRules = ValidL7(destinationRules, reader, rejected, r => r.Key),
+                    RequestAuthentications = ValidL7(requestAuthentications, reader, rejected, r => r.Key),
+                    RejectedObjects = [.. rejected.Order(StringComparer.Ordinal)],
+                };
+            }
             var before = rejected.Count;
             if (!RejectObjects(linkReader.Errors, rejected) || rejected.Count == before) return null;
         }
@@ -205,7 +224,36 @@ public static class ConfigLoader
         List<T> Kept<T>(List<T> objects, Func<T, string> path) => objects.FindAll(o => !rejected.Contains(path(o)));
     }
 
-    private static readonly string[] ObjectLists = ["workloads", "services", "authorizationPolicies", "peerAuthentications"];
+    private static readonly string[] ObjectLists =
+    [
+        "workloads", "services", "authorizationPolicies", "peerAuthentications",
+        Routes.RouteConfigParser.HttpRoutesKey, Routes.RouteConfigParser.GrpcRoutesKey,
+        Routes.RouteConfigParser.DestinationRulesKey, Routes.RouteConfigParser.RequestAuthenticationsKey,
+    ];
+
+    /// <summary>
+    /// The valid L7 objects of one list; a second object with the same namespace/name is rejected (as the API
+    /// server would refuse it), with the error at its <c>metadata.name</c>.
+    /// </summary>
+    private static ImmutableArray<T> ValidL7<T>(ImmutableArray<Routes.ParsedConfigObject<T>> parsed, ConfigReader reader, HashSet<string> rejected, Func<T, string> key)
+        where T : class
+    {
+        var result = ImmutableArray.CreateBuilder<T>();
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var item in parsed)
+        {
+            if (item.Value is not { } value || rejected.Contains(item.Path)) continue;
+            if (!seen.TryAdd(key(value), item.Path))
+            {
+                reader.Errors.Add(new ConfigError(reader.File, 0, 0, FieldPath.Field(FieldPath.Field(item.Path, "metadata"), "name"),
+                    $"duplicate '{key(value)}' (already defined by {seen[key(value)]})"));
+                rejected.Add(item.Path);
+                continue;
+            }
+            result.Add(value);
+        }
+        return result.ToImmutable();
+    }
 
     /// <summary>Adds the object of each error to <paramref name="rejected"/>; false if an error belongs to no single object.</summary>
     private static bool RejectObjects(List<ConfigError> errors, HashSet<string> rejected)

@@ -17,6 +17,13 @@ public sealed record MeshConfig
     public ImmutableArray<Service> Services { get; init; } = [];
     public ImmutableArray<AuthorizationPolicy> AuthorizationPolicies { get; init; } = [];
     public ImmutableArray<PeerAuthentication> PeerAuthentications { get; init; } = [];
+    /// <summary>Gateway API HTTPRoutes (GAMMA: attached to services); applied by waypoints.</summary>
+    public ImmutableArray<Routes.HttpRoute> HttpRoutes { get; init; } = [];
+    public ImmutableArray<Routes.GrpcRoute> GrpcRoutes { get; init; } = [];
+    /// <summary>Istio DestinationRules: circuit breaking and outlier detection per service, applied by waypoints.</summary>
+    public ImmutableArray<Routes.DestinationRule> DestinationRules { get; init; } = [];
+    /// <summary>Istio RequestAuthentications (JWT), applied by waypoints.</summary>
+    public ImmutableArray<Routes.RequestAuthentication> RequestAuthentications { get; init; } = [];
 
     /// <summary>Incremented by the owner of the config for every successful load; 0 for <see cref="Empty"/>.</summary>
     public long Generation { get; init; }

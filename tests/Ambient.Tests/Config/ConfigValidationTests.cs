@@ -135,7 +135,7 @@ public class ConfigValidationTests
         AssertSingleError("""
             fooo: 1
             """, 1, 1, "fooo",
-            "unknown field 'fooo' (expected one of: trustDomain, workloads, services, authorizationPolicies, peerAuthentications)");
+            "unknown field 'fooo' (expected one of: trustDomain, workloads, services, authorizationPolicies, peerAuthentications, httpRoutes, grpcRoutes, destinationRules, requestAuthentications)");
     }
 
     [Theory]

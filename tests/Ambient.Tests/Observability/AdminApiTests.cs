@@ -150,14 +150,15 @@ public sealed class AdminApiTests : IAsyncLifetime
     [Fact]
     public async Task Clients_that_are_not_on_loopback_are_refused()
     {
-        // A non-loopback local address for the client: a dummy interface that exists for this test only.
+        // A non-loopback local address for the client: on a veth pair that exists for this test only.
         var name = "ambadm" + Random.Shared.Next(1000, 9999);
         var address = IPAddress.Parse($"198.18.{Random.Shared.Next(1, 250)}.{Random.Shared.Next(1, 250)}");
-        Run("ip", $"link add {name} type dummy");
+        Run("ip", $"link add {name} type veth peer name {name}p");
         try
         {
             Run("ip", $"addr add {address}/32 dev {name}");
             Run("ip", $"link set {name} up");
+            Run("ip", $"link set {name}p up");
             using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             client.Bind(new IPEndPoint(address, 0));
             await client.ConnectAsync(new IPEndPoint(address, _admin.Port));

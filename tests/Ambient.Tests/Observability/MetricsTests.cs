@@ -85,9 +85,11 @@ public sealed class MetricsTests : IDisposable
             ("destination_app", "echo"), ("destination_service", "echo.default.svc.cluster.local"), ("destination_service_name", "echo"),
             ("request_protocol", "tcp"), ("response_flags", "-"), ("connection_security_policy", "mutual_tls"),
         ];
+        var all = string.Join("\n", samples.Where(x => x.Name.StartsWith("istio_tcp_connections_opened")).Select(x => string.Join(",", x.Labels.Select(kv => $"{kv.Key}={kv.Value}")) + " " + x.Value));
         foreach (var reporter in new[] { "source", "destination" })
         {
             (string, string)[] labels = [("reporter", reporter), .. carried];
+            Assert.True(PrometheusText.Sum(samples, "istio_tcp_connections_opened_total", labels) == 1, $"no {reporter} series with the expected labels:\n{all}");
             Assert.Equal(1, PrometheusText.Sum(samples, "istio_tcp_connections_opened_total", labels));
             Assert.Equal(1, PrometheusText.Sum(samples, "istio_tcp_connections_closed_total", labels));
             Assert.Equal(10_000, PrometheusText.Sum(samples, "istio_tcp_received_bytes_total", labels));
