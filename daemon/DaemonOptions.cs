@@ -37,10 +37,7 @@ public sealed record DaemonOptions
     public string LogLevel { get; init; } = "info";
     public string LogFormat { get; init; } = "json";
 
-    public static string DefaultStateDirectory()
-        => Environment.UserName == "root" || Environment.GetEnvironmentVariable("HOME") is not { Length: > 0 } home
-            ? "/var/lib/ambient"
-            : Path.Combine(home, ".local", "state", "ambient");
+    public static string DefaultStateDirectory() => Ambient.Hosting.StateDirectory.Default();
 
     public const string Usage = """
         ambient-daemon — the Ambient node proxy.

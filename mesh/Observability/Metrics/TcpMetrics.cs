@@ -47,15 +47,7 @@ public sealed class TcpSeries(Counter.Child opened, Counter.Child closed, Counte
 public sealed class TcpMetrics
 {
     public static readonly string[] LabelNames =
-    [
-        "reporter",
-        "source_workload", "source_canonical_service", "source_canonical_revision", "source_workload_namespace",
-        "source_principal", "source_app", "source_version", "source_cluster",
-        "destination_service", "destination_service_namespace", "destination_service_name",
-        "destination_workload", "destination_canonical_service", "destination_canonical_revision", "destination_workload_namespace",
-        "destination_principal", "destination_app", "destination_version", "destination_cluster",
-        "request_protocol", "response_flags", "connection_security_policy",
-    ];
+        ["reporter", .. IstioLabels.PeerLabelNames, "request_protocol", "response_flags", "connection_security_policy"];
 
     private readonly Counter _opened, _closed, _sent, _received, _failed;
     private readonly string _cluster;
@@ -113,18 +105,13 @@ public sealed class TcpMetrics
 
     internal string[] Labels(in TcpConnectionKey key)
     {
-        var s = key.Source;
-        var d = key.Destination;
-        var service = key.DestinationService;
-        return
-        [
-            key.Reporter == Reporter.Source ? "source" : "destination",
-            IstioLabels.WorkloadName(s), IstioLabels.CanonicalService(s), IstioLabels.CanonicalRevision(s), IstioLabels.Namespace(s),
-            key.SourcePrincipal ?? IstioLabels.Unknown, IstioLabels.App(s), IstioLabels.Version(s), s is null ? IstioLabels.Unknown : _cluster,
-            service?.Hostname ?? IstioLabels.Unknown, service?.Namespace ?? IstioLabels.Unknown, service?.Name ?? IstioLabels.Unknown,
-            IstioLabels.WorkloadName(d), IstioLabels.CanonicalService(d), IstioLabels.CanonicalRevision(d), IstioLabels.Namespace(d),
-            IstioLabels.Principal(d, key.MutualTls), IstioLabels.App(d), IstioLabels.Version(d), d is null ? IstioLabels.Unknown : _cluster,
-            "tcp", FlagText(key.Flags), key.MutualTls ? "mutual_tls" : IstioLabels.Unknown,
-        ];
+        var labels = new string[LabelNames.Length];
+        labels[0] = key.Reporter == Reporter.Source ? "source" : "destination";
+        IstioLabels.WritePeers(labels, 1, key.Source, key.SourcePrincipal, key.Destination, key.DestinationService, key.MutualTls, _cluster);
+        int n = 1 + IstioLabels.PeerLabelNames.Length;
+        labels[n] = "tcp";
+        labels[n + 1] = FlagText(key.Flags);
+        labels[n + 2] = key.MutualTls ? "mutual_tls" : IstioLabels.Unknown;
+        return labels;
     }
 }

@@ -1,0 +1,53 @@
+using Ambient.Waypoint.Routing;
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace Ambient.Waypoint.Proxy;
+
+/// <summary>
+/// One forwarding attempt's transforms: the route's rewritten path and authority and its header modifiers. When
+/// the attempt may still be retried and the upstream answers a retryable status, the answer is held back (not
+/// copied to the client, which has seen nothing yet) so the pipeline can try again.
+/// </summary>
+internal sealed class AttemptTransformer(ForwardPlan? plan, Func<int, bool> retryable) : HttpTransformer
+{
+    /// <summary>The status of an answer that was held back for a retry; null when the answer went to the client.</summary>
+    public int? HeldStatus { get; private set; }
+
+    public override async ValueTask TransformRequestAsync(HttpContext context, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+    {
+        await Default.TransformRequestAsync(context, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
+        if (plan is null) return;
+        proxyRequest.RequestUri = RequestUtilities.MakeDestinationAddress(destinationPrefix, new PathString(plan.Path), context.Request.QueryString);
+        if (!string.Equals(plan.Authority, context.Request.Host.Value, StringComparison.OrdinalIgnoreCase))
+            proxyRequest.Headers.Host = plan.Authority;
+        if (!plan.RequestHeaders.IsEmpty)
+        {
+            // The modifiers work on ASP.NET header dictionaries: apply them to a copy of what goes upstream.
+            var headers = new HeaderDictionary();
+            foreach (var header in proxyRequest.Headers) headers[header.Key] = header.Value.ToArray();
+            HttpRoutePlanner.ApplyRequestHeaders(plan, headers);
+            foreach (var header in proxyRequest.Headers.ToArray())
+                if (!headers.ContainsKey(header.Key)) proxyRequest.Headers.Remove(header.Key);
+            foreach (var (name, values) in headers)
+            {
+                if (name.Equals("Host", StringComparison.OrdinalIgnoreCase)) { proxyRequest.Headers.Host = values.ToString(); continue; }
+                proxyRequest.Headers.Remove(name);
+                proxyRequest.Headers.TryAddWithoutValidation(name, values.ToArray());
+            }
+        }
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext context, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        if (proxyResponse is not null && retryable((int)proxyResponse.StatusCode))
+        {
+            HeldStatus = (int)proxyResponse.StatusCode;
+            return false; // not copied: the pipeline resets the response and tries again
+        }
+        var copy = await Default.TransformResponseAsync(context, proxyResponse, cancellationToken).ConfigureAwait(false);
+        if (plan is not null && !plan.ResponseHeaders.IsEmpty)
+            HttpRoutePlanner.ApplyResponseHeaders(plan, context.Response.Headers);
+        return copy;
+    }
+}

@@ -1,0 +1,115 @@
+using System.Net;
+
+namespace Ambient.Waypoint;
+
+/// <summary>Command-line settings of one waypoint process, parsed and validated once at start-up.</summary>
+public sealed record WaypointOptions
+{
+    /// <summary>The YAML config file (the same file the daemons read); null means the embedded default.</summary>
+    public string? ConfigPath { get; init; }
+    /// <summary>The waypoint's own workload (<c>namespace/name</c>): its identity and address come from the config.</summary>
+    public string Workload { get; init; } = "";
+    /// <summary>The waypoint service (<c>namespace/name</c>) that services name in <c>waypoint:</c>; default: the workload's namespace and name.</summary>
+    public string? Waypoint { get; init; }
+    /// <summary>HBONE listener; null means the workload's first address on 15008.</summary>
+    public IPEndPoint? HboneEndpoint { get; init; }
+    public IPEndPoint? MetricsEndpoint { get; init; } = new(IPAddress.Any, 15020);
+    public IPEndPoint? ReadinessEndpoint { get; init; } = new(IPAddress.Any, 15021);
+    public string StateDirectory { get; init; } = Ambient.Hosting.StateDirectory.Default();
+    public string? CaCertPath { get; init; }
+    public string? CaKeyPath { get; init; }
+    /// <summary>OTLP/gRPC collector for spans (e.g. http://127.0.0.1:4317); null: traces are propagated, not exported.</summary>
+    public Uri? OtlpEndpoint { get; init; }
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(25);
+    public string LogLevel { get; init; } = "info";
+    public string LogFormat { get; init; } = "json";
+
+    public const string Usage = """
+        ambient-waypoint — the Ambient L7 proxy for a namespace.
+
+        Accepts HBONE tunnels from node daemons for the services that name this waypoint
+        (waypoint: NAMESPACE/NAME, the istio.io/use-waypoint label), serves HTTP/1.1, HTTP/2, gRPC and
+        WebSocket inside them, applies Gateway API HTTPRoute/GRPCRoute routing, retries, timeouts, fault
+        injection, circuit breaking, rate limits, RequestAuthentication (JWT) and L7 AuthorizationPolicy,
+        and forwards each request over HBONE to the chosen destination pod.
+
+        Usage: ambient-waypoint --workload NAMESPACE/NAME [options]
+
+        Options:
+          --config PATH          Config file (YAML), the same file the daemons read. Default: the embedded default.
+          --workload NS/NAME     This waypoint's workload in the config (its identity and address). Required.
+          --waypoint NS/NAME     The waypoint service that services point at. Default: the workload's NS/NAME.
+          --hbone ADDR:PORT      HBONE listener. Default: the workload's address, port 15008.
+          --metrics ADDR:PORT    Prometheus metrics (GET /metrics). Default: 0.0.0.0:15020; "off" disables.
+          --readiness ADDR:PORT  Readiness (GET /healthz/ready). Default: 0.0.0.0:15021; "off" disables.
+          --state-dir DIR        Where the mesh CA lives (shared with the daemons in local mode).
+          --ca-cert PATH         Use this CA certificate (PEM); with --ca-key.
+          --ca-key PATH          The CA private key (PEM) for --ca-cert.
+          --otlp-endpoint URL    Export spans over OTLP/gRPC (W3C traceparent is always propagated).
+          --drain-timeout SECS   On SIGTERM: readiness false, GOAWAY, requests in flight may finish. Default: 25
+          --log-level LEVEL      trace, debug, info, warn, error. Default: info
+          --log-format FORMAT    json or text. Default: json
+          -h, --help             Show this help.
+
+        Exit codes: 0 stopped normally, 1 runtime failure, 2 bad command line or configuration.
+        """;
+
+    /// <summary>Parses argv; throws <see cref="ArgumentException"/> naming the offending option.</summary>
+    public static WaypointOptions Parse(string[] args, out bool help)
+    {
+        help = false;
+        var o = new WaypointOptions();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string arg = args[i];
+            string Value()
+            {
+                if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                    throw new ArgumentException($"{arg} needs a value");
+                return args[++i];
+            }
+            switch (arg)
+            {
+                case "-h" or "--help": help = true; return o;
+                case "--config": o = o with { ConfigPath = Value() }; break;
+                case "--workload": o = o with { Workload = NamespacedName(arg, Value()) }; break;
+                case "--waypoint": o = o with { Waypoint = NamespacedName(arg, Value()) }; break;
+                case "--hbone": o = o with { HboneEndpoint = Endpoint(arg, Value()) ?? throw new ArgumentException("--hbone cannot be off") }; break;
+                case "--metrics": o = o with { MetricsEndpoint = Endpoint(arg, Value()) }; break;
+                case "--readiness": o = o with { ReadinessEndpoint = Endpoint(arg, Value()) }; break;
+                case "--state-dir": o = o with { StateDirectory = Value() }; break;
+                case "--ca-cert": o = o with { CaCertPath = Value() }; break;
+                case "--ca-key": o = o with { CaKeyPath = Value() }; break;
+                case "--otlp-endpoint":
+                    var url = Value();
+                    o = o with { OtlpEndpoint = Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? uri : throw new ArgumentException($"--otlp-endpoint '{url}' is not an http(s) URL") };
+                    break;
+                case "--drain-timeout":
+                    var d = Value();
+                    o = o with { DrainTimeout = double.TryParse(d, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var secs) && secs is >= 0 and <= 3600
+                        ? TimeSpan.FromSeconds(secs) : throw new ArgumentException($"--drain-timeout '{d}' is not a number of seconds (0-3600)") };
+                    break;
+                case "--log-level":
+                    var level = Value();
+                    o = o with { LogLevel = Ambient.Observability.LogLevelSwitch.TryParse(level, out _) ? level : throw new ArgumentException($"--log-level '{level}' is not one of trace, debug, info, warn, error") };
+                    break;
+                case "--log-format":
+                    var format = Value();
+                    o = o with { LogFormat = format is "json" or "text" ? format : throw new ArgumentException($"--log-format '{format}' is not json or text") };
+                    break;
+                default: throw new ArgumentException($"unknown option '{arg}' (see --help)");
+            }
+        }
+        if (o.Workload.Length == 0) throw new ArgumentException("--workload NAMESPACE/NAME is required (see --help)");
+        if ((o.CaCertPath is null) != (o.CaKeyPath is null)) throw new ArgumentException("--ca-cert and --ca-key must be given together");
+        return o;
+    }
+
+    private static string NamespacedName(string option, string value) =>
+        value.Split('/') is [{ Length: > 0 }, { Length: > 0 }] ? value : throw new ArgumentException($"{option} '{value}' must be NAMESPACE/NAME");
+
+    private static IPEndPoint? Endpoint(string option, string value) =>
+        value == "off" ? null
+        : IPEndPoint.TryParse(value, out var endpoint) && endpoint.Port != 0 ? endpoint
+        : throw new ArgumentException($"{option} '{value}' is not ADDRESS:PORT or off");
+}
