@@ -204,8 +204,12 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
         }
 
         var host = backendService?.Hostname ?? $"{workload!.Namespace}/{workload.Name}";
-        using var overflow = runtime.CircuitBreakers.For(host).TryEnter(CircuitResource.Request);
-        if (overflow is null)
+        // Concurrent requests (http2MaxRequests) and requests waiting on the service (http1MaxPendingRequests): a
+        // streaming proxy holds each request for its whole life, so both bound what is in flight.
+        var breaker = runtime.CircuitBreakers.For(host);
+        using var overflow = breaker.TryEnter(CircuitResource.Request);
+        using var pending = overflow is null ? null : breaker.TryEnter(CircuitResource.PendingRequest);
+        if (overflow is null || pending is null)
         {
             context.Response.Headers["x-envoy-overloaded"] = "true";
             await outcome.AnswerAsync(context, CircuitBreaker.OverflowStatusCode, "UO", "upstream connect error or disconnect/reset before headers. reset reason: overflow").ConfigureAwait(false);

@@ -8,7 +8,7 @@ public class GrpcRouteTableTests
 {
     private static readonly ServiceRouteKey Greeter = new("default", "reviews");
 
-    private static GrpcRouteTable Table(params string[] rules) => GrpcRouteTable.Build([Ok(Grpc(Object(
+    private static GrpcRouteTable Table(params string[] rules) => GrpcRouteTable.Build([Ok(GrpcYaml(Object(
         $"parentRefs: [{{group: '', kind: Service, name: reviews}}], rules: [{string.Join(", ", rules.Select((r, i) => $"{{name: r{i}, {r}}}"))}]")))]);
 
     private static string? Pick(GrpcRouteTable table, string path, params (string, string)[] headers)

@@ -9,7 +9,7 @@ public class GrpcRouteParserTests
     [Fact]
     public void GrpcRoute_ParsesMatchesFiltersAndWeights()
     {
-        var route = Ok(Grpc("""
+        var route = Ok(GrpcYaml("""
             apiVersion: gateway.networking.k8s.io/v1
             kind: GRPCRoute
             metadata: { name: greeter, namespace: default }
@@ -49,12 +49,12 @@ public class GrpcRouteParserTests
     [InlineData("rules: [{filters: [{type: URLRewrite, urlRewrite: {hostname: a.b}}]}]", "grpcRoutes[0].spec.rules[0].filters[0].type", "not supported in a GRPCRoute")]
     [InlineData("rules: [{backendRefs: [{name: a, port: 1, weight: x}]}]", "grpcRoutes[0].spec.rules[0].backendRefs[0].weight", "must be 0..1000000")]
     [InlineData("rules: [{timeouts: {request: 1s}}]", "grpcRoutes[0].spec.rules[0].timeouts", "unknown field")]
-    public void InvalidGrpcRoute_IsRejected(string spec, string path, string fragment) => Rejected(Grpc(Object(spec)), path, fragment);
+    public void InvalidGrpcRoute_IsRejected(string spec, string path, string fragment) => Rejected(GrpcYaml(Object(spec)), path, fragment);
 
     [Fact]
     public void GrpcRoute_AcceptsV1alpha2()
     {
-        Ok(Grpc("{apiVersion: gateway.networking.k8s.io/v1alpha2, kind: GRPCRoute, metadata: {name: a, namespace: b}, spec: {}}"));
+        Ok(GrpcYaml("{apiVersion: gateway.networking.k8s.io/v1alpha2, kind: GRPCRoute, metadata: {name: a, namespace: b}, spec: {}}"));
     }
 }
 
@@ -118,7 +118,7 @@ public class RouteExtensionParserTests
     [Fact]
     public void GrpcRoute_SupportsTheSameAnnotations()
     {
-        var route = Ok(Grpc(Object("rules: []", ", annotations: {ambient.dev/fault: '{abort: {grpcStatus: UNAVAILABLE, percentage: {value: 50}}}'}")));
+        var route = Ok(GrpcYaml(Object("rules: []", ", annotations: {ambient.dev/fault: '{abort: {grpcStatus: UNAVAILABLE, percentage: {value: 50}}}'}")));
         Assert.Equal(new FaultAbort(null, 14, 50), route.Fault!.Abort);
     }
 }

@@ -21,7 +21,7 @@ internal static class RouteTestSupport
         $"{{metadata: {{name: reviews, namespace: default{extraMetadata}}}, spec: {{{spec}}}}}";
 
     public static ParsedConfigObject<HttpRoute> Http(string yaml) => RouteConfigParser.ParseHttpRoute(Node(yaml), Source, "httpRoutes[2]", 2);
-    public static ParsedConfigObject<GrpcRoute> Grpc(string yaml) => RouteConfigParser.ParseGrpcRoute(Node(yaml), Source, "grpcRoutes[0]");
+    public static ParsedConfigObject<GrpcRoute> GrpcYaml(string yaml) => RouteConfigParser.ParseGrpcRoute(Node(yaml), Source, "grpcRoutes[0]");
     public static ParsedConfigObject<DestinationRule> Rule(string yaml) => RouteConfigParser.ParseDestinationRule(Node(yaml), Source, "destinationRules[0]");
     public static ParsedConfigObject<RequestAuthentication> Authn(string yaml) => RouteConfigParser.ParseRequestAuthentication(Node(yaml), Source, "requestAuthentications[0]");
 

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Net;
+
+namespace Ambient.Tests.Waypoint;
+
+/// <summary>Gateway API HTTPRoute through a real waypoint: weighted split, header routing, retries, timeouts, faults.</summary>
+public sealed class WaypointRoutingTests : IAsyncLifetime
+{
+    private WaypointMesh _mesh = null!;
+
+    public async Task InitializeAsync() => _mesh = await WaypointMesh.StartAsync("""
+        httpRoutes:
+          - metadata: {name: reviews, namespace: default}
+            spec:
+              parentRefs: [{group: "", kind: Service, name: reviews, port: 80}]
+              rules:
+                - matches: [{headers: [{name: x-user, value: tester}]}]
+                  backendRefs: [{name: reviews-v2, port: 80}]
+                - matches: [{path: {type: PathPrefix, value: /flaky}}]
+                  retry: {attempts: 3, codes: [503], backoff: 1ms}
+                  backendRefs: [{name: reviews-v1, port: 80}]
+                - matches: [{path: {type: PathPrefix, value: /slow}}]
+                  timeouts: {request: 500ms}
+                  backendRefs: [{name: reviews-v1, port: 80}]
+                - backendRefs: [{name: reviews-v1, port: 80, weight: 90}, {name: reviews-v2, port: 80, weight: 10}]
+          - metadata:
+              name: faults
+              namespace: default
+              annotations:
+                ambient.dev/fault: |
+                  abort: {httpStatus: 418, percentage: {value: 30}}
+            spec:
+              parentRefs: [{group: "", kind: Service, name: reviews, port: 80}]
+              rules:
+                - matches: [{path: {type: Exact, value: /abort}}]
+                  backendRefs: [{name: reviews-v1, port: 80}]
+          - metadata:
+              name: delays
+              namespace: default
+              annotations:
+                ambient.dev/fault: |
+                  delay: {fixedDelay: 300ms, percentage: {value: 50}}
+            spec:
+              parentRefs: [{group: "", kind: Service, name: reviews, port: 80}]
+              rules:
+                - matches: [{path: {type: Exact, value: /delayed}}]
+                  backendRefs: [{name: reviews-v1, port: 80}]
+
+        """);
+
+    public async Task DisposeAsync() => await _mesh.DisposeAsync();
+
+    [Fact]
+    public async Task A_90_10_split_converges_to_its_weights_over_2000_requests()
+    {
+        using var client = _mesh.Client(_mesh.Sleep);
+        int v2 = 0;
+        await Parallel.ForAsync(0, 2000, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, ct) =>
+        {
+            var body = await client.GetStringAsync("/", ct);
+            if (body == "v2") Interlocked.Increment(ref v2);
+            else Assert.Equal("v1", body);
+        });
+        Assert.InRange(v2 / 2000.0, 0.07, 0.13);
+    }
+
+    [Fact]
+    public async Task Header_x_user_tester_goes_to_v2_only()
+    {
+        using var client = _mesh.Client(_mesh.Sleep);
+        for (int i = 0; i < 50; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+            request.Headers.Add("x-user", "tester");
+            using var response = await client.SendAsync(request);
+            Assert.Equal("v2", await response.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
+    public async Task Retries_turn_an_upstream_failing_half_its_requests_into_success()
+    {
+        using var client = _mesh.Client(_mesh.Sleep);
+        int ok = 0;
+        for (int i = 0; i < 200; i++)
+        {
+            using var response = await client.GetAsync("/flaky");
+            if (response.StatusCode == HttpStatusCode.OK) ok++;
+        }
+        Assert.True(ok >= 198, $"{ok}/200 succeeded");
+        Assert.True(_mesh.AppV1.Requests >= 300, $"the upstream saw {_mesh.AppV1.Requests} requests: the failures were retried");
+    }
+
+    [Fact]
+    public async Task A_2_second_upstream_with_a_500ms_request_timeout_answers_504_promptly()
+    {
+        using var client = _mesh.Client(_mesh.Sleep);
+        await client.GetAsync("/"); // connections and tunnels up
+        var clock = Stopwatch.StartNew();
+        using var response = await client.GetAsync("/slow");
+        clock.Stop();
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Equal("upstream request timeout", await response.Content.ReadAsStringAsync());
+        // 600 ms on a quiet machine; the bound here leaves room for a loaded CI box and still excludes the 2 s answer.
+        Assert.InRange(clock.ElapsedMilliseconds, 450, 1500);
+    }
+
+    [Fact]
+    public async Task Injected_aborts_and_delays_follow_their_percentages()
+    {
+        using var client = _mesh.Client(_mesh.Sleep);
+        int aborted = 0;
+        for (int i = 0; i < 400; i++)
+        {
+            using var response = await client.GetAsync("/abort");
+            if ((int)response.StatusCode == 418) aborted++;
+            else Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        Assert.InRange(aborted / 400.0, 0.22, 0.38);
+
+        int delayed = 0;
+        await Parallel.ForAsync(0, 100, new ParallelOptions { MaxDegreeOfParallelism = 10 }, async (_, ct) =>
+        {
+            var clock = Stopwatch.StartNew();
+            using var response = await client.GetAsync("/delayed", ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            if (clock.ElapsedMilliseconds >= 300) Interlocked.Increment(ref delayed);
+        });
+        Assert.InRange(delayed / 100.0, 0.35, 0.70);
+    }
+}
