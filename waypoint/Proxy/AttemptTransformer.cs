@@ -17,6 +17,7 @@ internal sealed class AttemptTransformer(ForwardPlan? plan, Func<int, bool> retr
     public override async ValueTask TransformRequestAsync(HttpContext context, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
     {
         await Default.TransformRequestAsync(context, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
+        ContinueTrace(proxyRequest);
         if (plan is null) return;
         proxyRequest.RequestUri = RequestUtilities.MakeDestinationAddress(destinationPrefix, new PathString(plan.Path), context.Request.QueryString);
         if (!string.Equals(plan.Authority, context.Request.Host.Value, StringComparison.OrdinalIgnoreCase))
@@ -36,6 +37,20 @@ internal sealed class AttemptTransformer(ForwardPlan? plan, Func<int, bool> retr
                 proxyRequest.Headers.TryAddWithoutValidation(name, values.ToArray());
             }
         }
+    }
+
+    /// <summary>
+    /// W3C trace context: the upstream's parent is this hop's span, not the client's (the copied headers are replaced).
+    /// </summary>
+    private static void ContinueTrace(HttpRequestMessage proxyRequest)
+    {
+        if (System.Diagnostics.Activity.Current is not { } activity) return;
+        proxyRequest.Headers.Remove("traceparent");
+        proxyRequest.Headers.Remove("tracestate");
+        System.Diagnostics.DistributedContextPropagator.Current.Inject(activity, proxyRequest, static (carrier, name, value) =>
+        {
+            if (carrier is HttpRequestMessage request) request.Headers.TryAddWithoutValidation(name, value);
+        });
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext context, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)

@@ -144,7 +144,8 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
                 }
                 plan = routePlan.Forward;
             }
-            else if (state.HttpRoutes.HasRoutes(routeService) || state.GrpcRoutes.HasRoutes(routeService))
+            // Routes of the request's own kind decide: a GRPCRoute does not capture plain HTTP to the service.
+            else if (state.HttpRoutes.HasRoutes(routeService) || (IsGrpc(context.Request) && state.GrpcRoutes.HasRoutes(routeService)))
             {
                 await outcome.AnswerAsync(context, 404, "NR", $"no route of {service.Namespace}/{service.Name} matches").ConfigureAwait(false);
                 return;
@@ -323,10 +324,14 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
 
     private static Workload? SourceWorkload(MeshSnapshot snapshot, IHboneTunnelFeature tunnel)
     {
-        // The client workload: by the address it dialled from (Forwarded), trusted only with the identity mTLS proved.
-        var address = tunnel.OriginalClient?.Address ?? tunnel.PeerEndPoint.Address;
-        var workload = snapshot.WorkloadByAddress(address);
-        return workload is not null && workload.Identity == tunnel.SourceIdentity ? workload : null;
+        // The client workload: the HBONE connection leaves from its address (else the Forwarded client address), and
+        // it is believed only if it holds the identity mTLS proved.
+        foreach (var address in new[] { tunnel.PeerEndPoint.Address, tunnel.OriginalClient?.Address })
+        {
+            if (address is not null && snapshot.WorkloadByAddress(address) is { } workload && workload.Identity == tunnel.SourceIdentity)
+                return workload;
+        }
+        return null;
     }
 
     private static HttpRequestHead Head(HttpRequest request) => new(

@@ -24,6 +24,7 @@ public sealed class WaypointMesh : IAsyncDisposable
     public MeshHttpApp AppV1 { get; private set; } = null!;
     public MeshHttpApp AppV2 { get; private set; } = null!;
     public WaypointHost Host { get; private set; } = null!;
+    public IPEndPoint MetricsEndpoint { get; } = new(TestAddresses.Next(), 15020);
 
     public static async Task<WaypointMesh> StartAsync(string extraYaml)
     {
@@ -37,7 +38,7 @@ public sealed class WaypointMesh : IAsyncDisposable
             ConfigPath = m.Mesh.ConfigPath,
             Workload = "default/waypoint",
             StateDirectory = m.Mesh.StateDirectory,
-            MetricsEndpoint = new IPEndPoint(TestAddresses.Next(), 15020),
+            MetricsEndpoint = m.MetricsEndpoint,
             ReadinessEndpoint = null,
         }, m.Mesh.Logs);
         await m.Host.StartAsync();
