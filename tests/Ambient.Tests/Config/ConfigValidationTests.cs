@@ -734,4 +734,29 @@ public class ConfigValidationTests
         Assert.Null(result.Config);
         Assert.NotEmpty(result.Errors);
     }
+
+    [Fact]
+    public void An_invalid_route_or_destination_rule_is_rejected_alone_with_object_and_field_named()
+    {
+        var result = Load("""
+            httpRoutes:
+              - metadata: {name: good, namespace: default}
+                spec:
+                  parentRefs: [{group: "", kind: Service, name: reviews}]
+                  rules: [{backendRefs: [{name: reviews, port: 80}]}]
+              - metadata: {name: bad, namespace: default}
+                spec:
+                  parentRefs: [{group: "", kind: Service, name: reviews}]
+                  rules: [{backendRefs: [{name: reviews, port: 80, weight: -1}]}]
+            destinationRules:
+              - metadata: {name: reviews, namespace: default}
+                spec: {host: reviews, trafficPolicy: {connectionPool: {http: {http1MaxPendingRequests: many}}}}
+            """);
+        var config = result.Config!;
+        Assert.Equal(["destinationRules[0]", "httpRoutes[1]"], config.RejectedObjects.ToArray());
+        Assert.Equal(["good"], config.HttpRoutes.Select(r => r.Name).ToArray());
+        Assert.Empty(config.DestinationRules);
+        Assert.Contains(result.Errors, e => e.FieldPath == "httpRoutes[1].spec.rules[0].backendRefs[0].weight");
+        Assert.Contains(result.Errors, e => e.FieldPath.StartsWith("destinationRules[0].spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests", StringComparison.Ordinal));
+    }
 }
