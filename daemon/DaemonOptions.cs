@@ -1,4 +1,5 @@
 using System.Net;
+using Ambient.Hosting;
 
 namespace Ambient.Daemon;
 
@@ -81,11 +82,6 @@ public sealed record DaemonOptions
         Exit codes: 0 stopped normally, 1 runtime failure, 2 bad command line or configuration.
         """;
 
-    private static IPEndPoint? Endpoint(string option, string value) =>
-        value == "off" ? null
-        : IPEndPoint.TryParse(value, out var endpoint) && endpoint.Port != 0 ? endpoint
-        : throw new ArgumentException($"{option} '{value}' is not ADDRESS:PORT or off");
-
     /// <summary>Parses argv; throws <see cref="ArgumentException"/> naming the offending option.</summary>
     public static DaemonOptions Parse(string[] args, out bool help)
     {
@@ -95,12 +91,7 @@ public sealed record DaemonOptions
         for (int i = 0; i < args.Length; i++)
         {
             string arg = args[i];
-            string Value()
-            {
-                if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                    throw new ArgumentException($"{arg} needs a value");
-                return args[++i];
-            }
+            string Value() => OptionValues.Next(args, ref i);
             switch (arg)
             {
                 case "-h" or "--help": help = true; return o;
@@ -109,47 +100,23 @@ public sealed record DaemonOptions
                 case "--kubernetes": o = o with { Kubernetes = true }; break;
                 case "--kubeconfig": o = o with { Kubernetes = true, Kubeconfig = Value() }; break;
                 case "--workload":
-                    var w = Value();
-                    if (w.Split('/') is not [{ Length: > 0 }, { Length: > 0 }])
-                        throw new ArgumentException($"--workload '{w}' must be NAMESPACE/NAME");
-                    workloads.Add(w);
+                    workloads.Add(OptionValues.NamespacedName(arg, Value()));
                     break;
                 case "--state-dir": o = o with { StateDirectory = Value() }; break;
                 case "--ca-cert": o = o with { CaCertPath = Value() }; break;
                 case "--ca-key": o = o with { CaKeyPath = Value() }; break;
-                case "--metrics":
-                    o = o with { MetricsEndpoint = Endpoint("--metrics", Value()) };
-                    break;
-                case "--admin":
-                    o = o with { AdminEndpoint = Endpoint("--admin", Value()) };
-                    break;
-                case "--drain-timeout":
-                    var d = Value();
-                    o = o with { DrainTimeout = double.TryParse(d, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var secs) && secs >= 0 && secs <= 3600
-                        ? TimeSpan.FromSeconds(secs) : throw new ArgumentException($"--drain-timeout '{d}' is not a number of seconds (0-3600)") };
-                    break;
+                case "--metrics": o = o with { MetricsEndpoint = OptionValues.EndpointOrOff(arg, Value()) }; break;
+                case "--admin": o = o with { AdminEndpoint = OptionValues.EndpointOrOff(arg, Value()) }; break;
+                case "--drain-timeout": o = o with { DrainTimeout = OptionValues.Seconds(arg, Value()) }; break;
                 case "--cluster": o = o with { Cluster = Value() }; break;
-                case "--readiness":
-                    var r = Value();
-                    o = o with { ReadinessEndpoint = r == "off" ? null : IPEndPoint.TryParse(r, out var ep) && ep.Port != 0 ? ep : throw new ArgumentException($"--readiness '{r}' is not ADDRESS:PORT or off") };
-                    break;
+                case "--readiness": o = o with { ReadinessEndpoint = OptionValues.EndpointOrOff(arg, Value()) }; break;
                 case "--outbound-port": o = o with { OutboundPort = Port(arg, Value(), allowZero: true) }; break;
                 case "--inbound-port": o = o with { InboundPlaintextPort = Port(arg, Value(), allowZero: true) }; break;
                 case "--hbone-port": o = o with { HbonePort = Port(arg, Value(), allowZero: false) }; break;
                 case "--socks5-port": o = o with { Socks5Port = Port(arg, Value(), allowZero: true) }; break;
                 case "--agent-socket": o = o with { AgentSocket = Value() }; break;
-                case "--log-level":
-                    var level = Value().ToLowerInvariant();
-                    if (level is not ("trace" or "debug" or "info" or "warn" or "error"))
-                        throw new ArgumentException($"--log-level '{level}' is not one of trace, debug, info, warn, error");
-                    o = o with { LogLevel = level };
-                    break;
-                case "--log-format":
-                    var format = Value().ToLowerInvariant();
-                    if (format is not ("json" or "text"))
-                        throw new ArgumentException($"--log-format '{format}' is not json or text");
-                    o = o with { LogFormat = format };
-                    break;
+                case "--log-level": o = o with { LogLevel = OptionValues.LogLevel(Value()) }; break;
+                case "--log-format": o = o with { LogFormat = OptionValues.LogFormat(Value()) }; break;
                 default:
                     throw new ArgumentException($"unknown option '{arg}' (see --help)");
             }

@@ -1,4 +1,5 @@
 using System.Net;
+using Ambient.Hosting;
 
 namespace Ambient.Waypoint;
 
@@ -62,21 +63,16 @@ public sealed record WaypointOptions
         for (int i = 0; i < args.Length; i++)
         {
             string arg = args[i];
-            string Value()
-            {
-                if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                    throw new ArgumentException($"{arg} needs a value");
-                return args[++i];
-            }
+            string Value() => OptionValues.Next(args, ref i);
             switch (arg)
             {
                 case "-h" or "--help": help = true; return o;
                 case "--config": o = o with { ConfigPath = Value() }; break;
-                case "--workload": o = o with { Workload = NamespacedName(arg, Value()) }; break;
-                case "--waypoint": o = o with { Waypoint = NamespacedName(arg, Value()) }; break;
-                case "--hbone": o = o with { HboneEndpoint = Endpoint(arg, Value()) ?? throw new ArgumentException("--hbone cannot be off") }; break;
-                case "--metrics": o = o with { MetricsEndpoint = Endpoint(arg, Value()) }; break;
-                case "--readiness": o = o with { ReadinessEndpoint = Endpoint(arg, Value()) }; break;
+                case "--workload": o = o with { Workload = OptionValues.NamespacedName(arg, Value()) }; break;
+                case "--waypoint": o = o with { Waypoint = OptionValues.NamespacedName(arg, Value()) }; break;
+                case "--hbone": o = o with { HboneEndpoint = OptionValues.EndpointOrOff(arg, Value()) ?? throw new ArgumentException("--hbone cannot be off") }; break;
+                case "--metrics": o = o with { MetricsEndpoint = OptionValues.EndpointOrOff(arg, Value()) }; break;
+                case "--readiness": o = o with { ReadinessEndpoint = OptionValues.EndpointOrOff(arg, Value()) }; break;
                 case "--state-dir": o = o with { StateDirectory = Value() }; break;
                 case "--ca-cert": o = o with { CaCertPath = Value() }; break;
                 case "--ca-key": o = o with { CaKeyPath = Value() }; break;
@@ -84,19 +80,9 @@ public sealed record WaypointOptions
                     var url = Value();
                     o = o with { OtlpEndpoint = Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? uri : throw new ArgumentException($"--otlp-endpoint '{url}' is not an http(s) URL") };
                     break;
-                case "--drain-timeout":
-                    var d = Value();
-                    o = o with { DrainTimeout = double.TryParse(d, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var secs) && secs is >= 0 and <= 3600
-                        ? TimeSpan.FromSeconds(secs) : throw new ArgumentException($"--drain-timeout '{d}' is not a number of seconds (0-3600)") };
-                    break;
-                case "--log-level":
-                    var level = Value();
-                    o = o with { LogLevel = Ambient.Observability.LogLevelSwitch.TryParse(level, out _) ? level : throw new ArgumentException($"--log-level '{level}' is not one of trace, debug, info, warn, error") };
-                    break;
-                case "--log-format":
-                    var format = Value();
-                    o = o with { LogFormat = format is "json" or "text" ? format : throw new ArgumentException($"--log-format '{format}' is not json or text") };
-                    break;
+                case "--drain-timeout": o = o with { DrainTimeout = OptionValues.Seconds(arg, Value()) }; break;
+                case "--log-level": o = o with { LogLevel = OptionValues.LogLevel(Value()) }; break;
+                case "--log-format": o = o with { LogFormat = OptionValues.LogFormat(Value()) }; break;
                 default: throw new ArgumentException($"unknown option '{arg}' (see --help)");
             }
         }
@@ -104,12 +90,4 @@ public sealed record WaypointOptions
         if ((o.CaCertPath is null) != (o.CaKeyPath is null)) throw new ArgumentException("--ca-cert and --ca-key must be given together");
         return o;
     }
-
-    private static string NamespacedName(string option, string value) =>
-        value.Split('/') is [{ Length: > 0 }, { Length: > 0 }] ? value : throw new ArgumentException($"{option} '{value}' must be NAMESPACE/NAME");
-
-    private static IPEndPoint? Endpoint(string option, string value) =>
-        value == "off" ? null
-        : IPEndPoint.TryParse(value, out var endpoint) && endpoint.Port != 0 ? endpoint
-        : throw new ArgumentException($"{option} '{value}' is not ADDRESS:PORT or off");
 }

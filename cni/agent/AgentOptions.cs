@@ -56,12 +56,7 @@ public sealed record AgentOptions
         for (; i < args.Length; i++)
         {
             string arg = args[i];
-            string Value()
-            {
-                if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                    throw new ArgumentException($"{arg} needs a value");
-                return args[++i];
-            }
+            string Value() => Ambient.Hosting.OptionValues.Next(args, ref i);
             switch (arg)
             {
                 case "-h" or "--help": help = true; return o;

@@ -133,7 +133,8 @@ public sealed class MeshHttpApp : IAsyncDisposable
         await body.WriteAsync(payload, ct);
     }
 
-    private static async Task EchoAsync(WebSocket socket, CancellationToken ct)
+    /// <summary>Echoes every message until the client closes (shared by the test applications).</summary>
+    internal static async Task EchoAsync(WebSocket socket, CancellationToken ct)
     {
         var buffer = new byte[64 * 1024];
         while (true)

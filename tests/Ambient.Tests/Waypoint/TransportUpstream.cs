@@ -97,26 +97,11 @@ public sealed class TransportUpstream : IAsyncDisposable
                 break;
             case "/ws" when context.WebSockets.IsWebSocketRequest:
                 using (var socket = await context.WebSockets.AcceptWebSocketAsync())
-                    await EchoWebSocketAsync(socket, context.RequestAborted);
+                    await MeshHttpApp.EchoAsync(socket, context.RequestAborted);
                 break;
             default:
                 response.StatusCode = 404;
                 break;
-        }
-    }
-
-    private static async Task EchoWebSocketAsync(WebSocket socket, CancellationToken ct)
-    {
-        var buffer = new byte[64 * 1024];
-        while (true)
-        {
-            var result = await socket.ReceiveAsync(buffer, ct);
-            if (result.MessageType == WebSocketMessageType.Close)
-            {
-                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", ct);
-                return;
-            }
-            await socket.SendAsync(buffer.AsMemory(0, result.Count), result.MessageType, result.EndOfMessage, ct);
         }
     }
 
