@@ -100,6 +100,7 @@ public sealed class WaypointHost : IAsyncDisposable
             return MeshTls.CreateClientOptions(certificate, root, expected, tlsLog);
         });
 
+        MetricsDefaults.Suppress();
         var registry = Metrics.NewCustomRegistry();
         var requestMetrics = new RequestMetrics(Metrics.WithCustomRegistry(registry));
         DotNetStats.Register(registry);

@@ -21,6 +21,8 @@ public sealed class DaemonMetrics
     private readonly Counter _policyClosed;
     private long _active;
 
+    static DaemonMetrics() => MetricsDefaults.Suppress();
+
     public DaemonMetrics(string cluster = "Kubernetes")
     {
         Registry = Metrics.NewCustomRegistry();
