@@ -10,14 +10,14 @@ namespace Ambient.Daemon.Proxy;
 internal static partial class AccessLog
 {
     [LoggerMessage(EventId = 1, Level = LogLevel.Information,
-        Message = "connection complete direction=outbound src.addr={SourceAddress} src.workload={SourceWorkload} src.identity={SourceIdentity} dst.addr={DestinationAddress} dst.workload={DestinationWorkload} route={Route} bytes_sent={BytesSent} bytes_recv={BytesReceived} duration_ms={DurationMs} error={Error}")]
+        Message = "connection complete direction=outbound src.addr={SourceAddress} src.workload={SourceWorkload} src.identity={SourceIdentity} dst.addr={DestinationAddress} dst.workload={DestinationWorkload} dst.service={DestinationService} route={Route} bytes_sent={BytesSent} bytes_recv={BytesReceived} duration_ms={DurationMs} error={Error}")]
     public static partial void Outbound(ILogger log, IPEndPoint sourceAddress, string sourceWorkload, string sourceIdentity, IPEndPoint destinationAddress,
-        string? destinationWorkload, string route, long bytesSent, long bytesReceived, long durationMs, string? error);
+        string? destinationWorkload, string? destinationService, string route, long bytesSent, long bytesReceived, long durationMs, string? error);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information,
-        Message = "connection complete direction=inbound src.addr={SourceAddress} src.identity={SourceIdentity} dst.addr={DestinationAddress} dst.workload={DestinationWorkload} status={Status} bytes_sent={BytesSent} bytes_recv={BytesReceived} duration_ms={DurationMs} error={Error}")]
+        Message = "connection complete direction=inbound src.addr={SourceAddress} src.identity={SourceIdentity} dst.addr={DestinationAddress} dst.workload={DestinationWorkload} dst.service={DestinationService} status={Status} bytes_sent={BytesSent} bytes_recv={BytesReceived} duration_ms={DurationMs} error={Error}")]
     public static partial void Inbound(ILogger log, IPEndPoint sourceAddress, string? sourceIdentity, string? destinationAddress,
-        string? destinationWorkload, int status, long bytesSent, long bytesReceived, long durationMs, string? error);
+        string? destinationWorkload, string? destinationService, int status, long bytesSent, long bytesReceived, long durationMs, string? error);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Information,
         Message = "connection complete direction=inbound_plaintext src.addr={SourceAddress} dst.addr={DestinationAddress} dst.workload={DestinationWorkload} bytes_sent={BytesSent} bytes_recv={BytesReceived} duration_ms={DurationMs} error={Error}")]

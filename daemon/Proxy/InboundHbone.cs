@@ -90,8 +90,9 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
                 try { await request.RespondAsync(status).ConfigureAwait(false); }
                 catch (Exception e) when (e is IOException or InvalidOperationException) { }
             }
+            var destinationService = request.Target is { } t && snapshot.WorkloadByAddress(t.Address) is { } w ? snapshot.ServiceForEndpoint(w, t.Port)?.Hostname : null;
             AccessLog.Inbound(context.AccessLog, request.OriginalClient ?? request.RemoteEndPoint, request.PeerIdentity, request.Target?.ToString() ?? request.Authority,
-                destinationName, status, sent, received, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, error);
+                destinationName, destinationService, status, sent, received, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, error);
         }
     }
 

@@ -94,7 +94,8 @@ public sealed class Outbound(ProxyContext context, SocketPlacement placement)
             client.Dispose();
         }
         var duration = Stopwatch.GetElapsedTime(started);
-        AccessLog.Outbound(context.AccessLog, clientEndpoint, $"{source.Namespace}/{source.Name}", source.Identity, destination, destinationName,
+        var service = route switch { OutboundRoute.Tunnel t => t.Service, _ => context.Config.Current.ServiceByVip(destination.Address) };
+        AccessLog.Outbound(context.AccessLog, clientEndpoint, $"{source.Namespace}/{source.Name}", source.Identity, destination, destinationName, service?.Hostname,
             route switch { OutboundRoute.Tunnel { Waypoint: not null } => "waypoint", OutboundRoute.Tunnel => "hbone", OutboundRoute.Passthrough => "passthrough", _ => "refused" },
             sent, received, (long)duration.TotalMilliseconds, error);
     }

@@ -103,6 +103,10 @@ public sealed class MetricsTests : IDisposable
             Assert.Equal(0, PrometheusText.Sum(samples, "istio_tcp_received_bytes_total", denied));
         }
 
+        // The access log names the same service on both sides.
+        Assert.Contains("direction=outbound src.addr=", daemon.Output);
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(daemon.Output, "\"Message\":\"connection complete[^\"]*dst.service=echo.default.svc.cluster.local[^\"]*bytes_sent=10000").Count);
+
         // The daemon's own health.
         Assert.Equal(1, PrometheusText.Sum(samples, "ambient_config_generation", ("source", "file")));
         Assert.Equal(0, PrometheusText.Sum(samples, "ambient_active_connections"));
