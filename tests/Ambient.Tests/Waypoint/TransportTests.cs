@@ -153,6 +153,37 @@ public sealed class TransportTests(TransportStack stack) : IClassFixture<Transpo
         Assert.Equal("still here", await (await client.Http.PostAsync("/echo", new StringContent("still here"), ct)).Content.ReadAsStringAsync(ct));
     }
 
+    [Fact]
+    public async Task Http2_protocol_abuse_gets_goaway_and_other_tunnels_keep_working()
+    {
+        var ct = Timeout();
+        // Client preface, empty SETTINGS, then a HEADERS frame on stream 0 (RFC 9113 §6.2: a connection error).
+        var abuse = new MemoryStream();
+        abuse.Write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8);
+        abuse.Write([0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+        abuse.Write([0, 0, 1, 0x1, 0x5, 0, 0, 0, 0, 0x82]);
+        await using (var tunnel = await stack.OpenTunnelAsync(ct))
+        {
+            await tunnel.WriteAsync(abuse.ToArray(), ct);
+            var received = new MemoryStream();
+            await tunnel.CopyToAsync(received, ct);
+            var frames = received.ToArray();
+            int offset = 0;
+            int? goAwayError = null;
+            while (offset + 9 <= frames.Length)
+            {
+                int length = (frames[offset] << 16) | (frames[offset + 1] << 8) | frames[offset + 2];
+                if (frames[offset + 3] == 0x7 && offset + 9 + 8 <= frames.Length)
+                    goAwayError = (frames[offset + 13] << 24) | (frames[offset + 14] << 16) | (frames[offset + 15] << 8) | frames[offset + 16];
+                offset += 9 + length;
+            }
+            Assert.Equal(0x1, goAwayError); // GOAWAY PROTOCOL_ERROR
+        }
+
+        using var client = stack.CreateClient(HttpVersion.Version20);
+        Assert.Equal("still here", await (await client.Http.PostAsync("/echo", new StringContent("still here"), ct)).Content.ReadAsStringAsync(ct));
+    }
+
     /// <summary>Sends raw bytes in a fresh tunnel and reads until the waypoint ends it.</summary>
     private async Task<string> RawExchangeAsync(string request, CancellationToken ct)
     {
