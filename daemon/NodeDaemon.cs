@@ -192,25 +192,13 @@ public sealed class NodeDaemon : IAsyncDisposable
 
     private async Task StartKubernetesAsync(ConfigStore store)
     {
-        k8s.KubernetesClientConfiguration kube;
         try
         {
-            kube = Ambient.Discovery.Kubernetes.KubernetesSource.LoadConfiguration(_options.Kubeconfig);
+            _kubernetes = await Ambient.Discovery.Kubernetes.KubernetesSource.ConnectAsync(_options.Kubeconfig, store, _logs.CreateLogger("kubernetes"), TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or IOException)
+        catch (Ambient.Discovery.Kubernetes.KubernetesUnavailableException e)
         {
-            throw new DaemonStartException($"no Kubernetes configuration: {e.Message}");
-        }
-        _kubernetes = Ambient.Discovery.Kubernetes.KubernetesSource.Create(kube, store, _logs.CreateLogger("kubernetes"));
-        await _kubernetes.StartAsync().ConfigureAwait(false);
-        try
-        {
-            await _kubernetes.WaitForInitialSyncAsync().WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            throw new DaemonStartException("the Kubernetes API did not sync within 60 s: " + string.Join("; ",
-                _kubernetes.Resources.Where(r => !r.Synced).Select(r => $"{r.Kind}: {r.LastError}")));
+            throw new DaemonStartException(e.Message);
         }
     }
 

@@ -35,6 +35,7 @@ public sealed class WaypointHost : IAsyncDisposable
     private readonly ILoggerFactory _logs;
     private readonly ILogger _log;
     private ConfigFileWatcher? _watcher;
+    private Ambient.Discovery.Kubernetes.KubernetesSource? _kubernetes;
     private MeshCa? _ca;
     private CertificateManager? _certificates;
     private HboneClient? _hbone;
@@ -59,7 +60,19 @@ public sealed class WaypointHost : IAsyncDisposable
     {
         var store = new ConfigStore();
         ConfigLoadResult initial;
-        if (_options.ConfigPath is { } path)
+        if (_options.Kubernetes)
+        {
+            try
+            {
+                _kubernetes = await Ambient.Discovery.Kubernetes.KubernetesSource.ConnectAsync(_options.Kubeconfig, store, _logs.CreateLogger("kubernetes"), TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+            }
+            catch (Ambient.Discovery.Kubernetes.KubernetesUnavailableException e)
+            {
+                throw new WaypointStartException(e.Message);
+            }
+            initial = new ConfigLoadResult(store.Current.Config, []);
+        }
+        else if (_options.ConfigPath is { } path)
         {
             _watcher = new ConfigFileWatcher(path, store, _logs.CreateLogger("config"));
             initial = _watcher.Start();
@@ -214,6 +227,7 @@ public sealed class WaypointHost : IAsyncDisposable
     {
         _ready = false;
         _watcher?.Dispose();
+        if (_kubernetes is not null) await _kubernetes.DisposeAsync().ConfigureAwait(false);
         foreach (var server in new[] { _metricsServer, _readinessServer })
             if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
         if (_app is not null) await _app.DisposeAsync().ConfigureAwait(false);

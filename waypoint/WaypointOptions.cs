@@ -8,6 +8,9 @@ public sealed record WaypointOptions
 {
     /// <summary>The YAML config file (the same file the daemons read); null means the embedded default.</summary>
     public string? ConfigPath { get; init; }
+    /// <summary>Read the config from the Kubernetes API (HTTPRoute, GRPCRoute, DestinationRule, policies...) instead of a file.</summary>
+    public bool Kubernetes { get; init; }
+    public string? Kubeconfig { get; init; }
     /// <summary>The waypoint's own workload (<c>namespace/name</c>): its identity and address come from the config.</summary>
     public string Workload { get; init; } = "";
     /// <summary>The waypoint service (<c>namespace/name</c>) that services name in <c>waypoint:</c>; default: the workload's namespace and name.</summary>
@@ -38,7 +41,10 @@ public sealed record WaypointOptions
 
         Options:
           --config PATH          Config file (YAML), the same file the daemons read. Default: the embedded default.
-          --workload NS/NAME     This waypoint's workload in the config (its identity and address). Required.
+          --kubernetes           Read workloads, services, routes and policies from the Kubernetes API instead.
+          --kubeconfig PATH      Use this kubeconfig (implies --kubernetes).
+          --workload NS/NAME     This waypoint's workload in the config (its identity and address): in a cluster,
+                                 its pod's namespace/name. Required.
           --waypoint NS/NAME     The waypoint service that services point at. Default: the workload's NS/NAME.
           --hbone ADDR:PORT      HBONE listener. Default: the workload's address, port 15008.
           --metrics ADDR:PORT    Prometheus metrics (GET /metrics). Default: 0.0.0.0:15020; "off" disables.
@@ -68,6 +74,8 @@ public sealed record WaypointOptions
             {
                 case "-h" or "--help": help = true; return o;
                 case "--config": o = o with { ConfigPath = Value() }; break;
+                case "--kubernetes": o = o with { Kubernetes = true }; break;
+                case "--kubeconfig": o = o with { Kubernetes = true, Kubeconfig = Value() }; break;
                 case "--workload": o = o with { Workload = OptionValues.NamespacedName(arg, Value()) }; break;
                 case "--waypoint": o = o with { Waypoint = OptionValues.NamespacedName(arg, Value()) }; break;
                 case "--hbone": o = o with { HboneEndpoint = OptionValues.EndpointOrOff(arg, Value()) ?? throw new ArgumentException("--hbone cannot be off") }; break;
@@ -87,6 +95,7 @@ public sealed record WaypointOptions
             }
         }
         if (o.Workload.Length == 0) throw new ArgumentException("--workload NAMESPACE/NAME is required (see --help)");
+        if (o.Kubernetes && o.ConfigPath is not null) throw new ArgumentException("--config and --kubernetes are alternatives: choose one source");
         if ((o.CaCertPath is null) != (o.CaKeyPath is null)) throw new ArgumentException("--ca-cert and --ca-key must be given together");
         return o;
     }

@@ -112,8 +112,27 @@ internal static class KubernetesMeshBuilder
 
         var peerAuthentications = ReadPeerAuthentications(objects.PeerAuthentications, (o, p) => Report(KubernetesResource.PeerAuthentications.Kind, o, p));
 
+        // Oldest first, as Gateway API and Istio break ties between routes (and "first rule wins") by creation time.
+        ImmutableArray<T> L7<T>(ImmutableArray<CachedObject> objects, KubernetesResource resource,
+            Func<YamlDotNet.RepresentationModel.YamlNode, string, string, int, Ambient.Config.Routes.ParsedConfigObject<T>> parse) where T : class
+        {
+            var result = ImmutableArray.CreateBuilder<T>();
+            foreach (var o in objects.OrderBy(CreationTime).ThenBy(o => o.Key, StringComparer.Ordinal))
+            {
+                var p = new ObjectProblems();
+                var parsed = PolicyMapping.ReadL7(resource, o, p, parse);
+                if (p.Any || parsed is null) Report(resource.Kind, o, p);
+                else result.Add(parsed);
+            }
+            return result.ToImmutable();
+        }
+
         var config = new MeshConfig
         {
+            HttpRoutes = L7(objects.HttpRoutes, KubernetesResource.HttpRoutes, Ambient.Config.Routes.RouteConfigParser.ParseHttpRoute),
+            GrpcRoutes = L7(objects.GrpcRoutes, KubernetesResource.GrpcRoutes, Ambient.Config.Routes.RouteConfigParser.ParseGrpcRoute),
+            DestinationRules = L7(objects.DestinationRules, KubernetesResource.DestinationRules, Ambient.Config.Routes.RouteConfigParser.ParseDestinationRule),
+            RequestAuthentications = L7(objects.RequestAuthentications, KubernetesResource.RequestAuthentications, Ambient.Config.Routes.RouteConfigParser.ParseRequestAuthentication),
             TrustDomain = options.TrustDomain,
             Workloads = workloads.ToImmutable(),
             Services = meshServices.ToImmutable(),
@@ -200,4 +219,9 @@ internal static class KubernetesMeshBuilder
         p.Add(field, message);
         return p;
     }
+
+    private static string CreationTime(CachedObject o) =>
+        JsonRead.Get(o.Object, "metadata") is { ValueKind: System.Text.Json.JsonValueKind.Object } metadata
+        && JsonRead.Get(metadata, "creationTimestamp") is { ValueKind: System.Text.Json.JsonValueKind.String } created
+            ? created.GetString() ?? "" : "";
 }

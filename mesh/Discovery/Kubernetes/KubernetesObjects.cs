@@ -12,4 +12,8 @@ internal sealed record KubernetesObjects
     public ImmutableArray<CachedObject> Gateways { get; init; } = [];
     public ImmutableArray<CachedObject> AuthorizationPolicies { get; init; } = [];
     public ImmutableArray<CachedObject> PeerAuthentications { get; init; } = [];
+    public ImmutableArray<CachedObject> HttpRoutes { get; init; } = [];
+    public ImmutableArray<CachedObject> GrpcRoutes { get; init; } = [];
+    public ImmutableArray<CachedObject> DestinationRules { get; init; } = [];
+    public ImmutableArray<CachedObject> RequestAuthentications { get; init; } = [];
 }

@@ -71,7 +71,19 @@ internal sealed class KubernetesResource
     public static readonly KubernetesResource PeerAuthentications = new("PeerAuthentication", "security.istio.io", "v1", "peerauthentications", namespaced: true, optional: true,
         ["metadata.name", "metadata.namespace", "metadata.labels", "metadata.annotations", "metadata.creationTimestamp", "spec"]);
 
+    private static readonly string[] WholeObject =
+        ["metadata.name", "metadata.namespace", "metadata.labels", "metadata.annotations", "metadata.creationTimestamp", "spec"];
+
+    // The waypoints' L7 kinds (the daemons ignore them, but one source serves both).
+    public static readonly KubernetesResource HttpRoutes = new("HTTPRoute", "gateway.networking.k8s.io", "v1", "httproutes", namespaced: true, optional: true, WholeObject);
+    public static readonly KubernetesResource GrpcRoutes = new("GRPCRoute", "gateway.networking.k8s.io", "v1", "grpcroutes", namespaced: true, optional: true, WholeObject);
+    public static readonly KubernetesResource DestinationRules = new("DestinationRule", "networking.istio.io", "v1", "destinationrules", namespaced: true, optional: true, WholeObject);
+    public static readonly KubernetesResource RequestAuthentications = new("RequestAuthentication", "security.istio.io", "v1", "requestauthentications", namespaced: true, optional: true, WholeObject);
+
     /// <summary>Everything the source watches (and exactly what deploy/kubernetes/rbac.yaml grants).</summary>
     public static IReadOnlyList<KubernetesResource> All { get; } =
-        [Namespaces, Pods, Services, EndpointSlices, Gateways, AuthorizationPolicies, PeerAuthentications];
+    [
+        Namespaces, Pods, Services, EndpointSlices, Gateways, AuthorizationPolicies, PeerAuthentications,
+        HttpRoutes, GrpcRoutes, DestinationRules, RequestAuthentications,
+    ];
 }

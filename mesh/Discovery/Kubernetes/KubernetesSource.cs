@@ -62,6 +62,37 @@ public sealed class KubernetesSource : IAsyncDisposable
     /// <paramref name="context"/> picks a kubeconfig context other than the current one.
     /// Throws <see cref="k8s.Exceptions.KubeConfigException"/> when no usable configuration is found.
     /// </summary>
+    /// <summary>
+    /// What a process does with <c>--kubernetes</c>: load the client configuration, start list/watch into
+    /// <paramref name="store"/>, and wait for every resource's first list.
+    /// </summary>
+    /// <exception cref="KubernetesUnavailableException">No configuration, or no initial sync within <paramref name="syncTimeout"/>; the message says which.</exception>
+    public static async Task<KubernetesSource> ConnectAsync(string? kubeconfig, ConfigStore store, ILogger logger, TimeSpan syncTimeout)
+    {
+        KubernetesClientConfiguration configuration;
+        try
+        {
+            configuration = LoadConfiguration(kubeconfig);
+        }
+        catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or IOException)
+        {
+            throw new KubernetesUnavailableException($"no Kubernetes configuration: {e.Message}");
+        }
+        var source = Create(configuration, store, logger);
+        await source.StartAsync().ConfigureAwait(false);
+        try
+        {
+            await source.WaitForInitialSyncAsync().WaitAsync(syncTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            var pending = string.Join("; ", source.Resources.Where(r => !r.Synced).Select(r => $"{r.Kind}: {r.LastError}"));
+            await source.DisposeAsync().ConfigureAwait(false);
+            throw new KubernetesUnavailableException($"the Kubernetes API did not sync within {syncTimeout.TotalSeconds:0} s: {pending}");
+        }
+        return source;
+    }
+
     public static KubernetesClientConfiguration LoadConfiguration(string? kubeconfigPath = null, string? context = null)
     {
         if (string.IsNullOrEmpty(kubeconfigPath))
@@ -141,6 +172,10 @@ public sealed class KubernetesSource : IAsyncDisposable
                 Gateways = Cache(KubernetesResource.Gateways),
                 AuthorizationPolicies = Cache(KubernetesResource.AuthorizationPolicies),
                 PeerAuthentications = Cache(KubernetesResource.PeerAuthentications),
+                HttpRoutes = Cache(KubernetesResource.HttpRoutes),
+                GrpcRoutes = Cache(KubernetesResource.GrpcRoutes),
+                DestinationRules = Cache(KubernetesResource.DestinationRules),
+                RequestAuthentications = Cache(KubernetesResource.RequestAuthentications),
             };
             result = KubernetesMeshBuilder.Build(objects, _options);
         }
@@ -217,3 +252,6 @@ public sealed class KubernetesSource : IAsyncDisposable
         _stop.Dispose();
     }
 }
+
+/// <summary>The Kubernetes API cannot be used (no configuration, or it never answered); the message says why.</summary>
+public sealed class KubernetesUnavailableException(string message) : Exception(message);

@@ -28,6 +28,18 @@ internal static class PolicyMapping
     }
 
     /// <summary>
+    /// An L7 object (HTTPRoute, GRPCRoute, DestinationRule, RequestAuthentication) through the config file's parser;
+    /// null (with its problems reported) when invalid, so it is rejected alone.
+    /// </summary>
+    public static T? ReadL7<T>(KubernetesResource resource, CachedObject o, ObjectProblems problems,
+        Func<YamlDotNet.RepresentationModel.YamlNode, string, string, int, Ambient.Config.Routes.ParsedConfigObject<T>> parse) where T : class
+    {
+        var parsed = parse(ToParserInput(resource, o), SourceName, "", 0);
+        foreach (var error in parsed.Errors) problems.Add(error.FieldPath, error.Message);
+        return parsed.Value;
+    }
+
+    /// <summary>
     /// The document the parser expects: apiVersion and kind of the resource, metadata reduced to what a policy item
     /// may carry (name, namespace, labels, annotations; server-set fields are not the user's), and the spec.
     /// </summary>

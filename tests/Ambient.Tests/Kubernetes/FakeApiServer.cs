@@ -49,6 +49,10 @@ public sealed class FakeApiServer : IAsyncDisposable
         Register("Gateway", "gateway.networking.k8s.io/v1", "gateways", namespaced: true);
         Register("AuthorizationPolicy", "security.istio.io/v1", "authorizationpolicies", namespaced: true);
         Register("PeerAuthentication", "security.istio.io/v1", "peerauthentications", namespaced: true);
+        Register("HTTPRoute", "gateway.networking.k8s.io/v1", "httproutes", namespaced: true);
+        Register("GRPCRoute", "gateway.networking.k8s.io/v1", "grpcroutes", namespaced: true);
+        Register("DestinationRule", "networking.istio.io/v1", "destinationrules", namespaced: true);
+        Register("RequestAuthentication", "security.istio.io/v1", "requestauthentications", namespaced: true);
     }
 
     public static async Task<FakeApiServer> StartAsync()

@@ -31,6 +31,10 @@ public sealed class KubernetesMappingTests
             Gateways = Of(KubernetesResource.Gateways),
             AuthorizationPolicies = Of(KubernetesResource.AuthorizationPolicies),
             PeerAuthentications = Of(KubernetesResource.PeerAuthentications),
+            HttpRoutes = Of(KubernetesResource.HttpRoutes),
+            GrpcRoutes = Of(KubernetesResource.GrpcRoutes),
+            DestinationRules = Of(KubernetesResource.DestinationRules),
+            RequestAuthentications = Of(KubernetesResource.RequestAuthentications),
         }, Options);
     }
 
@@ -322,4 +326,51 @@ public sealed class KubernetesMappingTests
             string.Join(",", r.From.Select(f => string.Join(" ", f.Principals.Concat(f.NotNamespaces).Concat(f.IpBlocks.Select(b => b.ToString()))))),
             string.Join(",", r.To.Select(t => string.Join(" ", t.Methods.Concat(t.Paths).Concat(t.NotPorts.Select(x => x.ToString()))))),
             string.Join(",", r.When.Select(w => w.Key + "=" + string.Join(" ", w.Values)))))));
+
+    [Fact]
+    public void L7_objects_load_oldest_first_and_an_invalid_one_is_rejected_alone()
+    {
+        var newer = WithCreation(YamlJson.Parse("""
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: reviews-canary, namespace: bookinfo}
+            spec:
+              parentRefs: [{group: "", kind: Service, name: reviews}]
+              rules: [{backendRefs: [{name: reviews-v2, port: 9080}]}]
+            """), "2026-02-01T00:00:00Z");
+        var older = WithCreation(YamlJson.Parse("""
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: reviews, namespace: bookinfo}
+            spec:
+              parentRefs: [{group: "", kind: Service, name: reviews}]
+              rules: [{backendRefs: [{name: reviews-v1, port: 9080}]}]
+            """), "2026-01-01T00:00:00Z");
+        var bad = YamlJson.Parse("""
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: broken, namespace: bookinfo}
+            spec:
+              parentRefs: [{group: "", kind: Service, name: reviews}]
+              rules: [{backendRefs: [{name: reviews-v1, port: 9080, weight: -5}]}]
+            """);
+        var rule = YamlJson.Parse("""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: reviews, namespace: bookinfo}
+            spec: {host: reviews, trafficPolicy: {connectionPool: {http: {http1MaxPendingRequests: 10}}}}
+            """);
+        var jwt = YamlJson.Parse("""
+            apiVersion: security.istio.io/v1
+            kind: RequestAuthentication
+            metadata: {name: jwt, namespace: bookinfo}
+            spec: {jwtRules: [{issuer: "https://issuer", jwksUri: "https://issuer/jwks"}]}
+            """);
+        var result = Build(newer, bad, older, rule, jwt);
+        Assert.Equal(["reviews", "reviews-canary"], result.Config.HttpRoutes.Select(r => r.Name).ToArray());
+        Assert.Single(result.Config.DestinationRules);
+        Assert.Single(result.Config.RequestAuthentications);
+        var problem = Assert.Single(result.Problems);
+        Assert.Equal(("HTTPRoute", "bookinfo/broken", "spec.rules[0].backendRefs[0].weight"), (problem.Kind, problem.ObjectName, problem.Field));
+    }
 }
