@@ -12,6 +12,9 @@ namespace Ambient.Waypoint.Forwarding;
 /// </summary>
 public sealed class HboneForwarder(IHttpForwarder forwarder, HttpMessageInvoker client)
 {
+    /// <summary>The HBONE HTTP client, for requests the waypoint makes itself (mirrors).</summary>
+    public HttpMessageInvoker Client => client;
+
     /// <summary>YARP's default: idle for this long between reads/writes cancels the request.</summary>
     public static readonly TimeSpan DefaultActivityTimeout = TimeSpan.FromSeconds(100);
 

@@ -175,7 +175,53 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
             }
         }
 
+        if (plan is { Mirrors.IsEmpty: false }) Mirror(context, state, plan, target);
         await ForwardAsync(context, state, plan, service, workload, target, outcome).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// RequestMirror: a copy of the request goes to each mirror backend, fire and forget; its answer is dropped and
+    /// its failure costs the client nothing. Like Envoy, the copy's Host gets a <c>-shadow</c> suffix. Requests with a
+    /// body are not mirrored (the body is streamed to the real backend once, not buffered).
+    /// </summary>
+    private void Mirror(HttpContext context, WaypointState state, ForwardPlan plan, IPEndPoint target)
+    {
+        var request = context.Request;
+        if ((request.ContentLength ?? 0) != 0 || request.Headers.ContainsKey("Transfer-Encoding")) return;
+        foreach (var mirror in plan.Mirrors)
+        {
+            if (state.Snapshot.ServiceByName(mirror.Namespace, mirror.Name) is not { } service) continue;
+            var endpoints = state.Snapshot.EndpointsOf(service, mirror.Port ?? target.Port);
+            if (endpoints.IsEmpty) continue;
+            var pick = endpoints[Random.Shared.Next(endpoints.Length)];
+            var upstream = _upstreams.GetOrAdd((new IPEndPoint(pick.Workload.Addresses[0], pick.TargetPort), pick.Workload.Identity, UpstreamProtocol.Http1),
+                static k => new UpstreamEndpoint(k.Item1, k.Item2, protocol: k.Item3));
+            var copy = new HttpRequestMessage(new HttpMethod(request.Method), upstream.DestinationPrefix + plan.Path + request.QueryString.Value);
+            foreach (var (name, values) in request.Headers)
+            {
+                if (name.StartsWith(':') || name.Equals("Host", StringComparison.OrdinalIgnoreCase) || name.Equals("Connection", StringComparison.OrdinalIgnoreCase)) continue;
+                copy.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+            }
+            copy.Headers.Host = AuthorityText.HostOf(plan.Authority) + "-shadow";
+            copy.Options.Set(UpstreamEndpoint.OptionKey, upstream);
+            _ = SendMirrorAsync(copy);
+        }
+    }
+
+    private async Task SendMirrorAsync(HttpRequestMessage copy)
+    {
+        using (copy)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                using var response = await forwarder.Client.SendAsync(copy, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
+            {
+                // A shadow's failure is not the client's business.
+            }
+        }
     }
 
     private async Task ForwardAsync(HttpContext context, WaypointState state, ForwardPlan? plan, Service? service, Workload? workload, IPEndPoint target, RequestOutcome outcome)

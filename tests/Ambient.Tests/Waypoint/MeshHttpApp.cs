@@ -30,6 +30,7 @@ public sealed class MeshHttpApp : IAsyncDisposable
     public string Version { get; }
     public int Requests => Volatile.Read(ref _requests);
     public int Concurrent;
+    public string LastHost { get; private set; } = "";
 
     public static async Task<MeshHttpApp> StartAsync(IPAddress address, string version)
     {
@@ -52,6 +53,7 @@ public sealed class MeshHttpApp : IAsyncDisposable
     {
         Interlocked.Increment(ref _requests);
         Interlocked.Increment(ref Concurrent);
+        LastHost = context.Request.Host.Value ?? "";
         try
         {
             var response = context.Response;

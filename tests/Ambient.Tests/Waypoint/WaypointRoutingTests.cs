@@ -19,6 +19,9 @@ public sealed class WaypointRoutingTests : IAsyncLifetime
                 - matches: [{path: {type: PathPrefix, value: /flaky}}]
                   retry: {attempts: 3, codes: [503], backoff: 1ms}
                   backendRefs: [{name: reviews-v1, port: 80}]
+                - matches: [{path: {type: PathPrefix, value: /mirrored}}]
+                  filters: [{type: RequestMirror, requestMirror: {backendRef: {name: reviews-v2, port: 80}}}]
+                  backendRefs: [{name: reviews-v1, port: 80}]
                 - matches: [{path: {type: PathPrefix, value: /slow}}]
                   timeouts: {request: 500ms}
                   backendRefs: [{name: reviews-v1, port: 80}]
@@ -127,5 +130,15 @@ public sealed class WaypointRoutingTests : IAsyncLifetime
             if (clock.ElapsedMilliseconds >= 300) Interlocked.Increment(ref delayed);
         });
         Assert.InRange(delayed / 100.0, 0.35, 0.70);
+    }
+
+    [Fact]
+    public async Task A_mirrored_request_reaches_the_shadow_backend_while_the_client_gets_the_real_answer()
+    {
+        using var client = _mesh.Client(_mesh.Sleep);
+        for (int i = 0; i < 5; i++) Assert.Equal("v1", await client.GetStringAsync("/mirrored"));
+        for (int i = 0; i < 50 && _mesh.AppV2.Requests < 5; i++) await Task.Delay(100);
+        Assert.Equal(5, _mesh.AppV2.Requests);
+        Assert.EndsWith("-shadow", _mesh.AppV2.LastHost);
     }
 }
