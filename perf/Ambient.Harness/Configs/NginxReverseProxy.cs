@@ -25,31 +25,13 @@ public sealed class NginxReverseProxy : Configuration
 
     protected override Task StartProxiesAsync(Bed bed, CancellationToken cancel)
     {
-        var dir = Path.Combine(bed.WorkDirectory, "nginx-l7");
-        Directory.CreateDirectory(dir);
-        var conf = Path.Combine(dir, "nginx.conf");
-        File.WriteAllText(conf, $$"""
-            daemon off;
-            master_process off;
-            worker_processes 1;
-            worker_rlimit_nofile 65536;
-            pid {{dir}}/nginx.pid;
-            error_log stderr warn;
-            events { worker_connections 30000; }
-            http {
-                access_log off;
-                keepalive_requests 100000000;
-                keepalive_timeout 600s;
-                client_body_temp_path {{dir}}/body; proxy_temp_path {{dir}}/proxy; fastcgi_temp_path {{dir}}/fastcgi;
-                uwsgi_temp_path {{dir}}/uwsgi; scgi_temp_path {{dir}}/scgi;
-                upstream server { server {{bed.Server.IP}}:{{Ports.Http}}; keepalive 64; }
-                server {
-                    listen {{ListenPort}} backlog=4096;
-                    location / { proxy_pass http://server; proxy_http_version 1.1; proxy_set_header Connection ""; }
-                }
+        _nginx = ServerApps.StartNginxWith(bed.Node1, Path.Combine(bed.WorkDirectory, "nginx-l7"), $$"""
+            upstream server { server {{bed.Server.IP}}:{{Ports.Http}}; keepalive 64; }
+            server {
+                listen {{ListenPort}} backlog=4096;
+                location / { proxy_pass http://server; proxy_http_version 1.1; proxy_set_header Connection ""; }
             }
             """);
-        _nginx = bed.Node1.Start("nginx", ["-p", dir, "-c", conf, "-e", "stderr"]);
         return Task.CompletedTask;
     }
 
