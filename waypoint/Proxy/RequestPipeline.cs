@@ -145,7 +145,7 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
                 plan = routePlan.Forward;
             }
             // Routes of the request's own kind decide: a GRPCRoute does not capture plain HTTP to the service.
-            else if (state.HttpRoutes.HasRoutes(routeService) || (IsGrpc(context.Request) && state.GrpcRoutes.HasRoutes(routeService)))
+            else if (state.HttpRoutes.HasRoutes(routeService, target.Port) || (IsGrpc(context.Request) && state.GrpcRoutes.HasRoutes(routeService, target.Port)))
             {
                 await outcome.AnswerAsync(context, 404, "NR", $"no route of {service.Namespace}/{service.Name} matches").ConfigureAwait(false);
                 return;

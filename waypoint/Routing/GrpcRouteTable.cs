@@ -50,6 +50,17 @@ public sealed class GrpcRouteTable
 
     public bool HasRoutes(ServiceRouteKey service) => _byService.ContainsKey(service);
 
+    /// <summary>True when some route attaches to the service on <paramref name="port"/> (a parentRef without a port covers all).</summary>
+    public bool HasRoutes(ServiceRouteKey service, int port)
+    {
+        if (!_byService.TryGetValue(service, out var entries)) return false;
+        foreach (var entry in entries)
+        {
+            if (entry.Port is null || entry.Port == port) return true;
+        }
+        return false;
+    }
+
     public GrpcRouteSelection? Match(ServiceRouteKey service, int port, HttpRequestHead request)
     {
         if (!_byService.TryGetValue(service, out var entries)) return null;

@@ -120,6 +120,12 @@ public class RouteTableTests
         var table = Table([(["matches: [{path: {value: /}}]"], "any-port", ""), (["matches: [{path: {value: /only}}]"], "port-80", ", port: 80")]);
         Assert.Equal("default/port-80", table.Match(Reviews, 80, Request("GET", "/only"))!.Route.Key);
         Assert.Equal("default/any-port", table.Match(Reviews, 9080, Request("GET", "/only"))!.Route.Key);
+
+        // A service whose only route is bound to port 80 has no routes on its other ports (no 404 there).
+        var only80 = Table([(["matches: [{path: {value: /}}]"], "port-80", ", port: 80")]);
+        Assert.True(only80.HasRoutes(Reviews, 80));
+        Assert.False(only80.HasRoutes(Reviews, 9080));
+        Assert.True(table.HasRoutes(Reviews, 9080));
     }
 
     [Fact]
