@@ -33,7 +33,14 @@ public sealed class DaemonProcessTests : IDisposable
         using var p = Start(args);
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        try
+        {
+            await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            if (!p.HasExited) p.Kill(); // a daemon that should have exited must not outlive the test
+        }
         return (p.ExitCode, await stdout, await stderr);
     }
 
