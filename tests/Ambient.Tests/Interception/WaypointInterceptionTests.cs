@@ -12,9 +12,9 @@ public sealed class WaypointInterceptionTests : IAsyncLifetime
 {
     private Cluster _cluster = null!;
     private AmbientMesh _mesh = null!;
-    private Pod _sleep = null!, _curl = null!, _echo = null!, _waypoint = null!;
+    private Pod _sleep = null!, _curl = null!, _echo = null!, _echoV2 = null!, _waypoint = null!;
     private string _dir = null!;
-    private NetnsProcess _nginx = null!;
+    private NetnsProcess _nginx = null!, _nginxV2 = null!;
     private NetnsProcess _waypointProcess = null!;
     private readonly IPAddress _vip = IPAddress.Parse("10.96.7.7");
 
@@ -28,12 +28,14 @@ public sealed class WaypointInterceptionTests : IAsyncLifetime
         _sleep = node1.AddPod("default", "sleep", "sleep");
         _curl = node1.AddPod("default", "curl", "curl");
         _echo = node2.AddPod("default", "echo", "echo");
+        _echoV2 = node2.AddPod("default", "echo-v2", "echo");
         _waypoint = node2.AddPod("default", "waypoint", "waypoint");
         _nginx = Nginx.Start(_echo, Path.Combine(_dir, "echo"));
+        _nginxV2 = Nginx.Start(_echoV2, Path.Combine(_dir, "echo-v2"));
         _mesh = await AmbientMesh.StartAsync(_cluster, AmbientBinaries.NextTo(AppContext.BaseDirectory), []);
         WriteConfig("");
         // The waypoint pod is not enrolled: it speaks HBONE itself (as Istio's waypoints run outside the ambient capture).
-        foreach (var pod in new[] { _sleep, _curl, _echo })
+        foreach (var pod in new[] { _sleep, _curl, _echo, _echoV2 })
             Assert.Equal(0, _mesh.Add(pod).ExitCode);
         _waypointProcess = _waypoint.Start("dotnet", [Path.Combine(AppContext.BaseDirectory, "ambient-waypoint.dll"),
             "--config", _mesh.ConfigPath, "--workload", "default/waypoint", "--state-dir", _mesh.StateDirectory, "--log-format", "text"]);
@@ -45,6 +47,7 @@ public sealed class WaypointInterceptionTests : IAsyncLifetime
         _waypointProcess.Dispose();
         await _mesh.DisposeAsync();
         _nginx.Dispose();
+        _nginxV2.Dispose();
         _cluster.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
@@ -52,7 +55,9 @@ public sealed class WaypointInterceptionTests : IAsyncLifetime
     private void WriteConfig(string policies) => File.WriteAllText(_mesh.ConfigPath, AmbientMesh.Config(_cluster, [], [], $"""
         services:
           - {"{"}name: waypoint, namespace: default, vips: [10.96.7.8], ports: {"{"}15008: 15008{"}"}, selector: {"{"}app: waypoint{"}"}{"}"}
-          - {"{"}name: echo, namespace: default, vips: [{_vip}], ports: {"{"}80: 80{"}"}, selector: {"{"}app: echo{"}"}, waypoint: default/waypoint{"}"}
+          - {"{"}name: echo, namespace: default, vips: [{_vip}], ports: {"{"}80: 80{"}"}, selector: {"{"}role: echo{"}"}, waypoint: default/waypoint{"}"}
+          - {"{"}name: echo-v1, namespace: default, vips: [10.96.7.9], ports: {"{"}80: 80{"}"}, selector: {"{"}app: echo{"}"}{"}"}
+          - {"{"}name: echo-v2, namespace: default, vips: [10.96.7.10], ports: {"{"}80: 80{"}"}, selector: {"{"}app: echo-v2{"}"}{"}"}
         {policies}
         """));
 
@@ -89,5 +94,27 @@ public sealed class WaypointInterceptionTests : IAsyncLifetime
         Assert.True(await EventuallyAsync(() => Curl(_sleep, "DELETE").StdOut == "403"), $"DELETE should be denied: {Curl(_sleep, "DELETE")}");
         Assert.Equal("200", Curl(_sleep).StdOut);
         Assert.Equal("403", Curl(_curl).StdOut);
+    }
+
+    [Fact]
+    public async Task An_HTTPRoute_sends_x_user_tester_to_v2_and_everything_else_to_v1()
+    {
+        WriteConfig("""
+            httpRoutes:
+              - metadata: {name: echo, namespace: default}
+                spec:
+                  parentRefs: [{group: "", kind: Service, name: echo, port: 80}]
+                  rules:
+                    - matches: [{headers: [{name: x-user, value: tester}]}]
+                      backendRefs: [{name: echo-v2, port: 80}]
+                    - backendRefs: [{name: echo-v1, port: 80}]
+            """);
+        string Get(string header = "") => _sleep.Exec($"curl -sS --max-time 3 {header} http://{_vip}/").StdOut.Trim();
+        Assert.True(await EventuallyAsync(() => Get("-H 'x-user: tester'") == "hello from echo-v2"), $"tester: {Get("-H 'x-user: tester'")}");
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.Equal("hello from echo-v2", Get("-H 'x-user: tester'"));
+            Assert.Equal("hello from echo", Get());
+        }
     }
 }
