@@ -26,6 +26,7 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
         long sent = 0, received = 0;
         string? error = null;
         string? destinationName = null;
+        Ambient.Config.Service? service = null;
         int status = 200;
         var snapshot = context.Config.Current;
         try
@@ -52,13 +53,14 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
                 return;
             }
             destinationName = $"{destination.Namespace}/{destination.Name}";
+            service = snapshot.ServiceForEndpoint(destination, request.Target.Port);
             var source = request.OriginalClient?.Address ?? request.RemoteEndPoint.Address;
             var facts = new ConnectionFacts(request.PeerIdentity, source, destination, request.Target.Address, request.Target.Port);
             var decision = L4Authorizer.Evaluate(snapshot.PoliciesFor(destination), facts);
             if (!decision.Allowed)
             {
                 (status, error) = (401, decision.Reason);
-                Meter(snapshot, request, destination, ResponseFlags.Deny).Dispose();
+                Meter(snapshot, request, destination, service, ResponseFlags.Deny).Dispose();
                 _log.LogWarning("connection from {Identity} ({Source}) to {Destination} {Target} denied: {Reason}",
                     request.PeerIdentity, source, destinationName, request.Target, decision.Reason);
                 return;
@@ -72,13 +74,13 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
                 (status, error) = (503, e is SocketException s ? $"upstream {request.Target}: {s.SocketErrorCode}" : $"upstream {request.Target}: connect timed out");
-                Meter(snapshot, request, destination, ResponseFlags.Connect).Dispose();
+                Meter(snapshot, request, destination, service, ResponseFlags.Connect).Dispose();
                 return;
             }
             await request.RespondAsync(200).ConfigureAwait(false);
             using var lease = context.Connections.Track(facts, plaintext: false);
             // The relay's forward direction is the application's answer (upstream → tunnel).
-            using var meter = Meter(snapshot, request, destination, ResponseFlags.None);
+            using var meter = Meter(snapshot, request, destination, service, ResponseFlags.None);
             var result = await TunnelRelay.RunAsync(upstream, request.Stream, lease.Closed, meter).ConfigureAwait(false);
             // Relay counts from the upstream socket's view: bytes to the tunnel are the response.
             (received, sent, error) = (result.BytesFromTunnel, result.BytesToTunnel, lease.ClosedByPolicy ? "closed: no longer allowed by policy" : result.Error);
@@ -90,9 +92,8 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
                 try { await request.RespondAsync(status).ConfigureAwait(false); }
                 catch (Exception e) when (e is IOException or InvalidOperationException) { }
             }
-            var destinationService = request.Target is { } t && snapshot.WorkloadByAddress(t.Address) is { } w ? snapshot.ServiceForEndpoint(w, t.Port)?.Hostname : null;
             AccessLog.Inbound(context.AccessLog, request.OriginalClient ?? request.RemoteEndPoint, request.PeerIdentity, request.Target?.ToString() ?? request.Authority,
-                destinationName, destinationService, status, sent, received, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, error);
+                destinationName, service?.Hostname, status, sent, received, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, error);
         }
     }
 
@@ -100,9 +101,8 @@ public sealed class InboundHbone(ProxyContext context, SocketPlacement placement
     /// The connection's metric series as the destination reporter. The source workload is the one that dialled the
     /// HBONE connection (its address), and only if it holds the identity the peer proved: labels are not taken on trust.
     /// </summary>
-    private ConnectionMeter Meter(MeshSnapshot snapshot, HboneRequest request, Workload destination, ResponseFlags flags)
+    private ConnectionMeter Meter(MeshSnapshot snapshot, HboneRequest request, Workload destination, Ambient.Config.Service? service, ResponseFlags flags)
     {
-        var service = snapshot.ServiceForEndpoint(destination, request.Target!.Port);
         var peer = snapshot.WorkloadByAddress(request.RemoteEndPoint.Address);
         if (peer is not null && peer.Identity != request.PeerIdentity) peer = null;
         var key = new TcpConnectionKey(Reporter.Destination, peer, request.PeerIdentity, destination, service, flags, MutualTls: true);

@@ -25,7 +25,8 @@ namespace Ambient.Waypoint.Proxy;
 /// </summary>
 public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forwarder, ILogger accessLog)
 {
-    private readonly ConcurrentDictionary<(IPEndPoint, string, UpstreamProtocol), UpstreamEndpoint> _upstreams = new();
+    // Keyed by address, port, identity and protocol (no IPEndPoint built per lookup).
+    private readonly ConcurrentDictionary<(IPAddress, int, string, UpstreamProtocol), UpstreamEndpoint> _upstreams = new();
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -194,8 +195,7 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
             var endpoints = state.Snapshot.EndpointsOf(service, mirror.Port ?? target.Port);
             if (endpoints.IsEmpty) continue;
             var pick = endpoints[Random.Shared.Next(endpoints.Length)];
-            var upstream = _upstreams.GetOrAdd((new IPEndPoint(pick.Workload.Addresses[0], pick.TargetPort), pick.Workload.Identity, UpstreamProtocol.Http1),
-                static k => new UpstreamEndpoint(k.Item1, k.Item2, protocol: k.Item3));
+            var upstream = Upstream(pick, UpstreamProtocol.Http1);
             var copy = new HttpRequestMessage(new HttpMethod(request.Method), upstream.DestinationPrefix + plan.Path + request.QueryString.Value);
             foreach (var (name, values) in request.Headers)
             {
@@ -262,7 +262,7 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
             await outcome.AnswerAsync(context, CircuitBreaker.OverflowStatusCode, "UO", "upstream connect error or disconnect/reset before headers. reset reason: overflow").ConfigureAwait(false);
             return;
         }
-        var outlier = runtime.OutlierDetectorFor(host, snapshot);
+        var outlier = runtime.OutlierDetectorFor(host, snapshot, endpoints);
 
         var retry = plan?.Retry ?? RetryPolicy.Default;
         var timeouts = plan?.Timeouts ?? default;
@@ -278,12 +278,11 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
         {
             outcome.Attempts = attempt;
             var pick = Pick(endpoints, outlier, state);
-            var upstream = _upstreams.GetOrAdd((new IPEndPoint(pick.Workload.Addresses[0], pick.TargetPort), pick.Workload.Identity, protocol),
-                static k => new UpstreamEndpoint(k.Item1, k.Item2, protocol: k.Item3));
+            var upstream = Upstream(pick, protocol);
             outcome.Destination = pick.Workload;
             outcome.Upstream = upstream.Address;
             using var inFlight = runtime.Begin(pick);
-            var endpointKey = upstream.Address.ToString();
+            var endpointKey = pick.Workload.Uid; // outlier detection is per service host, where a workload is one endpoint
 
             bool mayRetry = replayable && attempt <= retry.Retries;
             var transformer = new AttemptTransformer(plan, status => mayRetry && retry.ShouldRetry(attempt, status));
@@ -342,7 +341,7 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
         for (int i = 0; i < endpoints.Length; i++)
         {
             var e = endpoints[i];
-            if (!outlier.IsEjected(new IPEndPoint(e.Workload.Addresses[0], e.TargetPort).ToString())) healthy[count++] = i;
+            if (!outlier.IsEjected(e.Workload.Uid)) healthy[count++] = i;
         }
         if (count == 0)
         {
@@ -372,13 +371,15 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
     {
         // The client workload: the HBONE connection leaves from its address (else the Forwarded client address), and
         // it is believed only if it holds the identity mTLS proved.
-        foreach (var address in new[] { tunnel.PeerEndPoint.Address, tunnel.OriginalClient?.Address })
-        {
-            if (address is not null && snapshot.WorkloadByAddress(address) is { } workload && workload.Identity == tunnel.SourceIdentity)
-                return workload;
-        }
-        return null;
+        return Holding(snapshot.WorkloadByAddress(tunnel.PeerEndPoint.Address), tunnel.SourceIdentity)
+            ?? (tunnel.OriginalClient is { } client ? Holding(snapshot.WorkloadByAddress(client.Address), tunnel.SourceIdentity) : null);
+
+        static Workload? Holding(Workload? workload, string? identity) => workload is not null && workload.Identity == identity ? workload : null;
     }
+
+    private UpstreamEndpoint Upstream(EndpointTarget pick, UpstreamProtocol protocol) =>
+        _upstreams.GetOrAdd((pick.Workload.Addresses[0], pick.TargetPort, pick.Workload.Identity, protocol),
+            static k => new UpstreamEndpoint(new IPEndPoint(k.Item1, k.Item2), k.Item3, protocol: k.Item4));
 
     private static HttpRequestHead Head(HttpRequest request) => new(
         request.Method,

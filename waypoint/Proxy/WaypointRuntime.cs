@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using Ambient.Config;
 using Ambient.Config.Routes;
 using Ambient.Observability.Metrics;
@@ -40,26 +41,52 @@ public sealed class WaypointRuntime
         foreach (var route in snapshot.Config.HttpRoutes) routes.Add(route.Key);
         RateLimits.Retain(routes);
         RequestMetrics.OnConfigChanged();
+        RefreshOutliers(snapshot);
         return new WaypointState(snapshot, _waypoint, Jwks);
     }
 
-    /// <summary>The outlier detector of a service host, with its DestinationRule's settings (Istio's defaults without one).</summary>
-    public OutlierDetector OutlierDetectorFor(string host, MeshSnapshot snapshot)
+    /// <summary>
+    /// The outlier detector of a service host, with its DestinationRule's settings (Istio's defaults without one).
+    /// Endpoints are keyed by workload uid; a new detector learns the current endpoints (maxEjectionPercent's base),
+    /// and a config change refreshes them for every detector.
+    /// </summary>
+    public OutlierDetector OutlierDetectorFor(string host, MeshSnapshot snapshot, System.Collections.Immutable.ImmutableArray<EndpointTarget> endpoints)
     {
-        OutlierDetectionSettings? settings = null;
+        if (_outliers.TryGetValue(host, out var existing)) return existing.Detector;
+        var settings = OutlierSettings(snapshot, host);
+        var detector = new OutlierDetector(settings ?? new OutlierDetectionSettings());
+        var uids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var e in endpoints) uids.Add(e.Workload.Uid);
+        detector.UpdateEndpoints(uids);
+        return _outliers.GetOrAdd(host, (settings, detector)).Detector;
+    }
+
+    private static OutlierDetectionSettings? OutlierSettings(MeshSnapshot snapshot, string host)
+    {
         foreach (var rule in snapshot.Config.DestinationRules)
         {
             if (rule.OutlierDetection is { } od && string.Equals(rule.ResolvedHost("cluster.local"), host, StringComparison.OrdinalIgnoreCase))
-            {
-                settings = od;
-                break;
-            }
+                return od;
         }
-        var entry = _outliers.AddOrUpdate(host,
-            static (_, s) => (s, new OutlierDetector(s ?? new OutlierDetectionSettings())),
-            static (_, existing, s) => ReferenceEquals(existing.Settings, s) ? existing : (s, new OutlierDetector(s ?? new OutlierDetectionSettings())),
-            settings);
-        return entry.Detector;
+        return null;
+    }
+
+    /// <summary>After a config change: new settings start a fresh detector; otherwise only the endpoint set is refreshed.</summary>
+    private void RefreshOutliers(MeshSnapshot snapshot)
+    {
+        foreach (var (host, entry) in _outliers)
+        {
+            var settings = OutlierSettings(snapshot, host);
+            if (!ReferenceEquals(settings, entry.Settings) && !Equals(settings, entry.Settings))
+            {
+                _outliers.TryRemove(host, out _);
+                continue;
+            }
+            if (snapshot.ServiceByHostname(host) is not { } service) continue;
+            var uids = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var e in snapshot.EndpointsOf(service)) uids.Add(e.Workload.Uid);
+            entry.Detector.UpdateEndpoints(uids);
+        }
     }
 
     /// <summary>Requests in flight to an endpoint (for least-request picks).</summary>

@@ -48,18 +48,11 @@ public sealed class GrpcRouteTable
         return new GrpcRouteTable(byService);
     }
 
-    public bool HasRoutes(ServiceRouteKey service) => _byService.ContainsKey(service);
-
-    /// <summary>True when some route attaches to the service on <paramref name="port"/> (a parentRef without a port covers all).</summary>
-    public bool HasRoutes(ServiceRouteKey service, int port)
-    {
-        if (!_byService.TryGetValue(service, out var entries)) return false;
-        foreach (var entry in entries)
-        {
-            if (entry.Port is null || entry.Port == port) return true;
-        }
-        return false;
-    }
+    /// <summary>
+    /// True when some route attaches to the service on <paramref name="port"/> (a parentRef without a port covers all):
+    /// then an unmatched request there is a 404, not a pass-through.
+    /// </summary>
+    public bool HasRoutes(ServiceRouteKey service, int port) => PortScopedEntries.AnyOn(_byService, service, port);
 
     public GrpcRouteSelection? Match(ServiceRouteKey service, int port, HttpRequestHead request)
     {
@@ -84,5 +77,5 @@ public sealed class GrpcRouteTable
         return a.MatchIndex.CompareTo(b.MatchIndex);
     }
 
-    private sealed record Entry(CompiledGrpcMatch Match, int? Port, GrpcRouteSelection Selection, int RouteOrder, int MatchIndex);
+    private sealed record Entry(CompiledGrpcMatch Match, int? Port, GrpcRouteSelection Selection, int RouteOrder, int MatchIndex) : IPortScoped;
 }

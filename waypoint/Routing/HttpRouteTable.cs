@@ -57,19 +57,11 @@ public sealed class HttpRouteTable
         return new HttpRouteTable(byService);
     }
 
-    /// <summary>True when some route attaches to the service: then an unmatched request is a 404, not a pass-through.</summary>
-    public bool HasRoutes(ServiceRouteKey service) => _byService.ContainsKey(service);
-
-    /// <summary>True when some route attaches to the service on <paramref name="port"/> (a parentRef without a port covers all).</summary>
-    public bool HasRoutes(ServiceRouteKey service, int port)
-    {
-        if (!_byService.TryGetValue(service, out var entries)) return false;
-        foreach (var entry in entries)
-        {
-            if (entry.Port is null || entry.Port == port) return true;
-        }
-        return false;
-    }
+    /// <summary>
+    /// True when some route attaches to the service on <paramref name="port"/> (a parentRef without a port covers all):
+    /// then an unmatched request there is a 404, not a pass-through.
+    /// </summary>
+    public bool HasRoutes(ServiceRouteKey service, int port) => PortScopedEntries.AnyOn(_byService, service, port);
 
     /// <summary>The winning rule for a request to <paramref name="service"/> on <paramref name="port"/>, or null.</summary>
     public HttpRouteSelection? Match(ServiceRouteKey service, int port, HttpRequestHead request)
@@ -97,5 +89,5 @@ public sealed class HttpRouteTable
         return a.MatchIndex.CompareTo(b.MatchIndex);
     }
 
-    private sealed record Entry(CompiledHttpMatch Match, int? Port, HttpRouteSelection Selection, int RouteOrder, int MatchIndex);
+    private sealed record Entry(CompiledHttpMatch Match, int? Port, HttpRouteSelection Selection, int RouteOrder, int MatchIndex) : IPortScoped;
 }

@@ -132,10 +132,10 @@ public class RouteTableTests
     public void ServiceWithoutRoutes_HasNoMatch_GatewayParentsIgnored()
     {
         var gatewayOnly = HttpRouteTable.Build([Ok(Http(Object("parentRefs: [{name: waypoint}], rules: [{}]")))]);
-        Assert.False(gatewayOnly.HasRoutes(Reviews));
+        Assert.False(gatewayOnly.HasRoutes(Reviews, 80));
         Assert.Null(gatewayOnly.Match(Reviews, 80, Request("GET", "/")));
-        Assert.True(Table("backendRefs: []").HasRoutes(Reviews));
-        Assert.False(HttpRouteTable.Empty.HasRoutes(Reviews));
+        Assert.True(Table("backendRefs: []").HasRoutes(Reviews, 80));
+        Assert.False(HttpRouteTable.Empty.HasRoutes(Reviews, 80));
     }
 
     [Fact]
