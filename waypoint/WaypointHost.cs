@@ -218,9 +218,13 @@ public sealed class WaypointHost : IAsyncDisposable
         if (_app is null) return;
         using var timeout = new CancellationTokenSource(deadline);
         var clock = Stopwatch.StartNew();
+        // Kestrel stops gracefully until the token fires, then aborts what is left (it may or may not throw).
         try { await _app.StopAsync(timeout.Token).ConfigureAwait(false); }
         catch (OperationCanceledException) { }
-        _log.LogInformation("drained in {Seconds:F1} s", clock.Elapsed.TotalSeconds);
+        if (timeout.IsCancellationRequested)
+            _log.LogWarning("drain deadline of {Deadline} s reached: cut the requests still in flight", deadline.TotalSeconds);
+        else
+            _log.LogInformation("drained in {Seconds:F1} s", clock.Elapsed.TotalSeconds);
     }
 
     public async ValueTask DisposeAsync()
