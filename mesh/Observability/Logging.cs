@@ -52,10 +52,16 @@ public static class Logging
     public static ILoggerFactory Create(LogLevelSwitch levels, string format) => LoggerFactory.Create(builder =>
     {
         builder.SetMinimumLevel(LogLevel.Trace);
-        builder.AddFilter((_, _, level) => level >= levels.Level);
+        // Hosted frameworks (ASP.NET Core, YARP) log every request at Information; our own access log is the one
+        // line per request, so theirs wait until an operator asks for debug.
+        builder.AddFilter((_, category, level) => level >= levels.Level && (level >= LogLevel.Warning || levels.Level <= LogLevel.Debug || !IsFramework(category)));
         if (format == "text")
             builder.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ "; o.UseUtcTimestamp = true; });
         else
             builder.AddJsonConsole(o => { o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ"; o.UseUtcTimestamp = true; });
     });
+
+    private static bool IsFramework(string? category) =>
+        category is not null && (category.StartsWith("Microsoft.", StringComparison.Ordinal) || category.StartsWith("Yarp.", StringComparison.Ordinal)
+            || category.StartsWith("System.", StringComparison.Ordinal));
 }

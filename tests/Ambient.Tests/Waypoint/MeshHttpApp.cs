@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
@@ -29,17 +30,42 @@ public sealed class MeshHttpApp : IAsyncDisposable
 
     public string Version { get; }
     public int Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Forgets what earlier tests did (counters and the flaky alternation) when one application serves many tests.</summary>
+    public void Reset()
+    {
+        Volatile.Write(ref _requests, 0);
+        Volatile.Write(ref _flaky, 0);
+        LastHost = "";
+    }
     public int Concurrent;
     public string LastHost { get; private set; } = "";
 
-    public static async Task<MeshHttpApp> StartAsync(IPAddress address, string version)
+    /// <summary>Listens on <paramref name="address"/> in the test process's own network namespace.</summary>
+    public static Task<MeshHttpApp> StartAsync(IPAddress address, string version) =>
+        StartAsync(version, (k, port, protocols) => k.Listen(address, port, l => l.Protocols = protocols));
+
+    /// <summary>
+    /// Listens on sockets made by <paramref name="listenSocket"/> (port → bound, listening socket): a pod's network
+    /// namespace is fixed when its socket is created, so the test bed creates them and Kestrel adopts their handles.
+    /// </summary>
+    public static Task<MeshHttpApp> StartAsync(string version, Func<int, Socket> listenSocket) =>
+        StartAsync(version, (k, port, protocols) =>
+        {
+            var socket = listenSocket(port);
+            var handle = (ulong)socket.SafeHandle.DangerousGetHandle();
+            socket.SafeHandle.SetHandleAsInvalid(); // Kestrel owns the descriptor now; ours must not close it
+            k.ListenHandle(handle, l => l.Protocols = protocols);
+        });
+
+    private static async Task<MeshHttpApp> StartAsync(string version, Action<KestrelServerOptions, int, HttpProtocols> listen)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.Listen(address, 8080, l => l.Protocols = HttpProtocols.Http1);
-            k.Listen(address, 9090, l => l.Protocols = HttpProtocols.Http2);
+            listen(k, 8080, HttpProtocols.Http1);
+            listen(k, 9090, HttpProtocols.Http2);
         });
         var app = builder.Build();
         var self = new MeshHttpApp(app, version);

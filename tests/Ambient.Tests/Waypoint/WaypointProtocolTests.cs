@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
@@ -12,16 +13,15 @@ namespace Ambient.Tests.Waypoint;
 /// What passes through a real waypoint unchanged: gRPC unary and server-streaming calls (Grpc.Net.Client), a
 /// WebSocket echo, W3C trace context; and what it reports: Istio's request metrics.
 /// </summary>
-public sealed class WaypointProtocolTests : IAsyncLifetime
+[Collection("waypoint-bed")]
+public sealed class WaypointProtocolTests(WaypointBed bed) : IAsyncLifetime
 {
-    private WaypointMesh _mesh = null!;
-
     // A gRPC method described by hand (no generated code): UTF-8 strings as messages.
     private static readonly Marshaller<string> Utf8 = Marshallers.Create(Encoding.UTF8.GetBytes, Encoding.UTF8.GetString);
     private static readonly Method<string, string> Unary = new(MethodType.Unary, "test.Echo", "Unary", Utf8, Utf8);
     private static readonly Method<string, string> Stream = new(MethodType.ServerStreaming, "test.Echo", "Stream", Utf8, Utf8);
 
-    public async Task InitializeAsync() => _mesh = await WaypointMesh.StartAsync("""
+    private static readonly string Yaml = """
         grpcRoutes:
           - metadata: {name: echo, namespace: default}
             spec:
@@ -30,22 +30,14 @@ public sealed class WaypointProtocolTests : IAsyncLifetime
                 - matches: [{method: {service: test.Echo}}]
                   backendRefs: [{name: reviews-v2, port: 90}]
 
-        """);
+        """;
 
-    public async Task DisposeAsync() => await _mesh.DisposeAsync();
+    public Task InitializeAsync() => bed.ApplyAsync(Yaml);
 
-    private GrpcChannel Channel()
-    {
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (context, ct) =>
-            {
-                var socket = await Socks5Client.ConnectAsync(_mesh.Sleep.Socks5, new IPEndPoint(_mesh.ReviewsVip, 90), ct);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-        };
-        return GrpcChannel.ForAddress($"http://{_mesh.ReviewsVip}:90", new GrpcChannelOptions { HttpHandler = handler });
-    }
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private GrpcChannel Channel() =>
+        GrpcChannel.ForAddress($"http://{bed.ReviewsVip}:90", new GrpcChannelOptions { HttpHandler = WaypointBed.Handler(bed.Sleep) });
 
     [Fact]
     public async Task Grpc_unary_and_server_streaming_calls_pass_through_and_follow_the_GRPCRoute()
@@ -66,12 +58,8 @@ public sealed class WaypointProtocolTests : IAsyncLifetime
     public async Task A_websocket_echo_passes_through()
     {
         using var socket = new ClientWebSocket();
-        var invoker = new HttpMessageInvoker(new SocketsHttpHandler
-        {
-            ConnectCallback = async (context, ct) =>
-                new NetworkStream(await Socks5Client.ConnectAsync(_mesh.Sleep.Socks5, new IPEndPoint(_mesh.ReviewsVip, 80), ct), ownsSocket: true),
-        });
-        await socket.ConnectAsync(new Uri($"ws://{_mesh.ReviewsVip}/ws"), invoker, CancellationToken.None);
+        using var invoker = new HttpMessageInvoker(WaypointBed.Handler(bed.Sleep));
+        await socket.ConnectAsync(new Uri($"ws://{bed.ReviewsVip}/ws"), invoker, CancellationToken.None);
         var buffer = new byte[300_000];
         foreach (var size in new[] { 5, 200_000 })
         {
@@ -94,7 +82,7 @@ public sealed class WaypointProtocolTests : IAsyncLifetime
     [Fact]
     public async Task Trace_context_is_continued_to_the_application()
     {
-        using var client = _mesh.Client(_mesh.Sleep);
+        using var client = bed.Client(bed.Sleep);
         const string traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
         using var request = new HttpRequestMessage(HttpMethod.Get, "/headers");
         request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
@@ -107,18 +95,43 @@ public sealed class WaypointProtocolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Spans_are_exported_over_OTLP_in_the_callers_trace()
+    {
+        using var client = bed.Client(bed.Sleep);
+        var traceId = ActivityTraceId.CreateRandom();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var idBytes = Convert.FromHexString(traceId.ToHexString());
+        byte[]? export = null;
+        for (int i = 0; i < 100 && export is null; i++)
+        {
+            export = bed.Collector.Exports.FirstOrDefault(e => e.AsSpan().IndexOf(idBytes) >= 0);
+            if (export is null) await Task.Delay(100);
+        }
+        Assert.True(export is not null, $"no span of trace {traceId} reached the collector in 10 s ({bed.Collector.Exports.Count} exports)");
+        Assert.True(export.AsSpan().IndexOf("ambient-waypoint"u8) >= 0, "the export names the service ambient-waypoint");
+        Assert.True(export.AsSpan().IndexOf(Convert.FromHexString("00f067aa0ba902b7")) >= 0, "a span has the caller's span as its parent");
+    }
+
+    [Fact]
     public async Task Requests_are_counted_with_istio_names_and_labels()
     {
-        using var client = _mesh.Client(_mesh.Sleep);
+        (string, string)[] common = [("reporter", "waypoint"), ("source_workload", "sleep"), ("source_principal", WaypointBed.Identity(bed.Sleep)),
+            ("destination_service", "reviews.default.svc.cluster.local"), ("request_protocol", "http"), ("connection_security_policy", "mutual_tls")];
+        // The waypoint serves every test of the bed: compare against what it had counted before.
+        var before = PrometheusText.Parse(await bed.ScrapeMetricsAsync());
+        using var client = bed.Client(bed.Sleep);
         for (int i = 0; i < 3; i++) await client.GetAsync("/");
         await client.GetAsync("/fail");
-        using var http = new HttpClient();
-        var samples = PrometheusText.Parse(await http.GetStringAsync($"http://{_mesh.MetricsEndpoint}/metrics"));
-        (string, string)[] common = [("reporter", "waypoint"), ("source_workload", "sleep"), ("source_principal", _mesh.Sleep.Identity),
-            ("destination_service", "reviews.default.svc.cluster.local"), ("request_protocol", "http"), ("connection_security_policy", "mutual_tls")];
-        Assert.Equal(3, PrometheusText.Sum(samples, "istio_requests_total", [.. common, ("response_code", "200")]));
-        Assert.Equal(1, PrometheusText.Sum(samples, "istio_requests_total", [.. common, ("response_code", "500")]));
-        Assert.Equal(4, PrometheusText.Sum(samples, "istio_request_duration_milliseconds_count", common));
-        Assert.Contains(samples, s => s.Name == "istio_requests_total" && s.Labels["destination_workload"] is "reviews-v1" or "reviews-v2");
+        var after = PrometheusText.Parse(await bed.ScrapeMetricsAsync());
+        double Delta(string name, (string, string)[] labels) => PrometheusText.Sum(after, name, labels) - PrometheusText.Sum(before, name, labels);
+        Assert.Equal(3, Delta("istio_requests_total", [.. common, ("response_code", "200")]));
+        Assert.Equal(1, Delta("istio_requests_total", [.. common, ("response_code", "500")]));
+        Assert.Equal(4, Delta("istio_request_duration_milliseconds_count", common));
+        Assert.Contains(after, s => s.Name == "istio_requests_total" && s.Labels["destination_workload"] is "reviews-v1" or "reviews-v2");
+        Assert.Contains(after, s => s.Name == "istio_requests_total" && s.Labels["destination_principal"] == WaypointBed.Identity(bed.ReviewsV1));
     }
 }

@@ -4,11 +4,11 @@ using System.Net;
 namespace Ambient.Tests.Waypoint;
 
 /// <summary>Gateway API HTTPRoute through a real waypoint: weighted split, header routing, retries, timeouts, faults.</summary>
-public sealed class WaypointRoutingTests : IAsyncLifetime
+[Collection("waypoint-bed")]
+public sealed class WaypointRoutingTests(WaypointBed bed) : IAsyncLifetime
 {
-    private WaypointMesh _mesh = null!;
 
-    public async Task InitializeAsync() => _mesh = await WaypointMesh.StartAsync("""
+    private static readonly string Yaml = """
         httpRoutes:
           - metadata: {name: reviews, namespace: default}
             spec:
@@ -49,14 +49,16 @@ public sealed class WaypointRoutingTests : IAsyncLifetime
                 - matches: [{path: {type: Exact, value: /delayed}}]
                   backendRefs: [{name: reviews-v1, port: 80}]
 
-        """);
+        """;
 
-    public async Task DisposeAsync() => await _mesh.DisposeAsync();
+    public Task InitializeAsync() => bed.ApplyAsync(Yaml);
+
+    public Task DisposeAsync() => Task.CompletedTask;
 
     [Fact]
     public async Task A_90_10_split_converges_to_its_weights_over_2000_requests()
     {
-        using var client = _mesh.Client(_mesh.Sleep);
+        using var client = bed.Client(bed.Sleep);
         int v2 = 0;
         await Parallel.ForAsync(0, 2000, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (_, ct) =>
         {
@@ -70,7 +72,7 @@ public sealed class WaypointRoutingTests : IAsyncLifetime
     [Fact]
     public async Task Header_x_user_tester_goes_to_v2_only()
     {
-        using var client = _mesh.Client(_mesh.Sleep);
+        using var client = bed.Client(bed.Sleep);
         for (int i = 0; i < 50; i++)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, "/");
@@ -83,7 +85,7 @@ public sealed class WaypointRoutingTests : IAsyncLifetime
     [Fact]
     public async Task Retries_turn_an_upstream_failing_half_its_requests_into_success()
     {
-        using var client = _mesh.Client(_mesh.Sleep);
+        using var client = bed.Client(bed.Sleep);
         int ok = 0;
         for (int i = 0; i < 200; i++)
         {
@@ -91,13 +93,13 @@ public sealed class WaypointRoutingTests : IAsyncLifetime
             if (response.StatusCode == HttpStatusCode.OK) ok++;
         }
         Assert.True(ok >= 198, $"{ok}/200 succeeded");
-        Assert.True(_mesh.AppV1.Requests >= 300, $"the upstream saw {_mesh.AppV1.Requests} requests: the failures were retried");
+        Assert.True(bed.AppV1.Requests >= 300, $"the upstream saw {bed.AppV1.Requests} requests: the failures were retried");
     }
 
     [Fact]
     public async Task A_2_second_upstream_with_a_500ms_request_timeout_answers_504_promptly()
     {
-        using var client = _mesh.Client(_mesh.Sleep);
+        using var client = bed.Client(bed.Sleep);
         await client.GetAsync("/"); // connections and tunnels up
         var clock = Stopwatch.StartNew();
         using var response = await client.GetAsync("/slow");
@@ -111,7 +113,7 @@ public sealed class WaypointRoutingTests : IAsyncLifetime
     [Fact]
     public async Task Injected_aborts_and_delays_follow_their_percentages()
     {
-        using var client = _mesh.Client(_mesh.Sleep);
+        using var client = bed.Client(bed.Sleep);
         // Sample sizes keep the bounds beyond 5 standard deviations of a fair coin: a failure means a wrong percentage.
         int aborted = 0;
         await Parallel.ForAsync(0, 1000, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (_, ct) =>
@@ -136,10 +138,10 @@ public sealed class WaypointRoutingTests : IAsyncLifetime
     [Fact]
     public async Task A_mirrored_request_reaches_the_shadow_backend_while_the_client_gets_the_real_answer()
     {
-        using var client = _mesh.Client(_mesh.Sleep);
+        using var client = bed.Client(bed.Sleep);
         for (int i = 0; i < 5; i++) Assert.Equal("v1", await client.GetStringAsync("/mirrored"));
-        for (int i = 0; i < 50 && _mesh.AppV2.Requests < 5; i++) await Task.Delay(100);
-        Assert.Equal(5, _mesh.AppV2.Requests);
-        Assert.EndsWith("-shadow", _mesh.AppV2.LastHost);
+        for (int i = 0; i < 50 && bed.AppV2.Requests < 5; i++) await Task.Delay(100);
+        Assert.Equal(5, bed.AppV2.Requests);
+        Assert.EndsWith("-shadow", bed.AppV2.LastHost);
     }
 }

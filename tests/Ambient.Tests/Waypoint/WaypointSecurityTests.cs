@@ -4,12 +4,12 @@ using System.Net.Http.Headers;
 namespace Ambient.Tests.Waypoint;
 
 /// <summary>L7 AuthorizationPolicy and RequestAuthentication (JWT) applied by a real waypoint.</summary>
-public sealed class WaypointSecurityTests : IAsyncLifetime
+[Collection("waypoint-bed")]
+public sealed class WaypointSecurityTests(WaypointBed bed) : IAsyncLifetime
 {
     private static readonly JwtFixture Jwt = JwtFixture.Instance;
-    private WaypointMesh _mesh = null!;
 
-    public async Task InitializeAsync() => _mesh = await WaypointMesh.StartAsync($$$"""
+    private static readonly string Yaml = $$$"""
         authorizationPolicies:
           - metadata: {name: reviews-read-only, namespace: default}
             spec:
@@ -33,14 +33,16 @@ public sealed class WaypointSecurityTests : IAsyncLifetime
                 - issuer: https://issuer
                   jwks: '{"keys": [{{{JwtFixture.RsaJwk(Jwt.Rsa, "rsa-1")}}}]}'
 
-        """);
+        """;
 
-    public async Task DisposeAsync() => await _mesh.DisposeAsync();
+    public Task InitializeAsync() => bed.ApplyAsync(Yaml);
+
+    public Task DisposeAsync() => Task.CompletedTask;
 
     [Fact]
     public async Task Get_is_allowed_and_delete_denied_for_the_principal_and_other_principals_are_denied()
     {
-        using var sleep = _mesh.Client(_mesh.Sleep);
+        using var sleep = bed.Client(bed.Sleep);
         using (var get = await sleep.GetAsync("/"))
             Assert.Equal(HttpStatusCode.OK, get.StatusCode);
         using (var delete = await sleep.DeleteAsync("/"))
@@ -48,16 +50,16 @@ public sealed class WaypointSecurityTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.Forbidden, delete.StatusCode);
             Assert.Equal("RBAC: access denied", await delete.Content.ReadAsStringAsync());
         }
-        using var intruder = _mesh.Client(_mesh.Intruder);
+        using var intruder = bed.Client(bed.Intruder);
         using (var get = await intruder.GetAsync("/"))
             Assert.Equal(HttpStatusCode.Forbidden, get.StatusCode);
-        Assert.Equal(1, _mesh.AppV1.Requests + _mesh.AppV2.Requests); // only the allowed request reached an application
+        Assert.Equal(1, bed.AppV1.Requests + bed.AppV2.Requests); // only the allowed request reached an application
     }
 
     [Fact]
     public async Task An_invalid_JWT_is_rejected_with_401_a_valid_one_accepted_and_none_is_not_enough()
     {
-        using var client = _mesh.Client(_mesh.Intruder);
+        using var client = bed.Client(bed.Intruder);
         async Task<HttpStatusCode> Call(string? token)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, "/jwt");
