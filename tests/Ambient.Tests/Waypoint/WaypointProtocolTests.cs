@@ -131,6 +131,8 @@ public sealed class WaypointProtocolTests(WaypointBed bed) : IAsyncLifetime
         Assert.Equal(3, Delta("istio_requests_total", [.. common, ("response_code", "200")]));
         Assert.Equal(1, Delta("istio_requests_total", [.. common, ("response_code", "500")]));
         Assert.Equal(4, Delta("istio_request_duration_milliseconds_count", common));
+        Assert.Equal(4, Delta("istio_request_bytes_count", common));
+        Assert.Equal(4, Delta("istio_response_bytes_count", common));
         Assert.Contains(after, s => s.Name == "istio_requests_total" && s.Labels["destination_workload"] is "reviews-v1" or "reviews-v2");
         Assert.Contains(after, s => s.Name == "istio_requests_total" && s.Labels["destination_principal"] == WaypointBed.Identity(bed.ReviewsV1));
     }

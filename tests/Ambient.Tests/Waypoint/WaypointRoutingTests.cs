@@ -3,7 +3,7 @@ using System.Net;
 
 namespace Ambient.Tests.Waypoint;
 
-/// <summary>Gateway API HTTPRoute through a real waypoint: weighted split, header routing, retries, timeouts, faults.</summary>
+/// <summary>Gateway API HTTPRoute through the waypoint on the test bed: weighted split, header routing, retries, timeouts, faults, rate limit, mirror.</summary>
 [Collection("waypoint-bed")]
 public sealed class WaypointRoutingTests(WaypointBed bed) : IAsyncLifetime
 {
@@ -36,6 +36,16 @@ public sealed class WaypointRoutingTests(WaypointBed bed) : IAsyncLifetime
               parentRefs: [{group: "", kind: Service, name: reviews, port: 80}]
               rules:
                 - matches: [{path: {type: Exact, value: /abort}}]
+                  backendRefs: [{name: reviews-v1, port: 80}]
+          - metadata:
+              name: limited
+              namespace: default
+              annotations:
+                ambient.dev/local-rate-limit: '{tokenBucket: {maxTokens: 20, tokensPerFill: 20, fillInterval: 2s}}'
+            spec:
+              parentRefs: [{group: "", kind: Service, name: reviews, port: 80}]
+              rules:
+                - matches: [{path: {type: Exact, value: /limited}}]
                   backendRefs: [{name: reviews-v1, port: 80}]
           - metadata:
               name: delays
@@ -133,6 +143,32 @@ public sealed class WaypointRoutingTests(WaypointBed bed) : IAsyncLifetime
             if (clock.ElapsedMilliseconds >= 300) Interlocked.Increment(ref delayed);
         });
         Assert.InRange(delayed / 600.0, 0.40, 0.62);
+    }
+
+    [Fact]
+    public async Task A_local_rate_limit_answers_429_beyond_its_bucket_and_refills()
+    {
+        using var client = bed.Client(bed.Sleep);
+        async Task<(int Ok, int Limited)> BurstAsync()
+        {
+            int ok = 0, limited = 0;
+            for (int i = 0; i < 60; i++)
+            {
+                using var response = await client.GetAsync("/limited");
+                if (response.StatusCode == HttpStatusCode.OK) ok++;
+                else if ((int)response.StatusCode == 429) limited++;
+                else Assert.Fail($"unexpected {(int)response.StatusCode}");
+            }
+            return (ok, limited);
+        }
+        var first = await BurstAsync();
+        // 20 tokens, plus at most one refill of 20 if the burst spans a 2 s tick on a slow machine.
+        Assert.InRange(first.Ok, 20, 40);
+        Assert.Equal(60 - first.Ok, first.Limited);
+        Assert.Equal(first.Ok, bed.AppV1.Requests); // limited requests never reached the application
+        await Task.Delay(2500);
+        var second = await BurstAsync();
+        Assert.InRange(second.Ok, 20, 40);
     }
 
     [Fact]
