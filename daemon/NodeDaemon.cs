@@ -213,8 +213,8 @@ public sealed class NodeDaemon : IAsyncDisposable
         {
             var wanted = new Dictionary<string, Workload>();
             foreach (var w in snapshot.Config.Workloads)
-                if (_options.Workloads.Count > 0 ? _options.Workloads.Contains($"{w.Namespace}/{w.Name}") : w.Node == _options.Node)
-                    wanted[w.Uid] = w;
+                if (_options.Workloads.Count > 0 ? _options.Workloads.Contains($"{w.Namespace}/{w.Name}") : w.Node == _options.Node && !w.IsWaypointProxy)
+                    wanted[w.Uid] = w; // a waypoint's pod on this node serves its own HBONE port
             if (_options.Workloads.Count > 0)
                 foreach (var name in _options.Workloads)
                     if (!wanted.Values.Any(w => $"{w.Namespace}/{w.Name}" == name))

@@ -87,8 +87,7 @@ public sealed class WaypointHost : IAsyncDisposable
         var snapshot = store.Current;
         var workload = FindWorkload(snapshot, _options.Workload)
             ?? throw new WaypointStartException($"--workload {_options.Workload} is not a workload in the config");
-        var waypointName = _options.Waypoint ?? _options.Workload;
-        var waypoint = new NamespacedName(waypointName.Split('/')[0], waypointName.Split('/')[1]);
+        var waypoint = WaypointOf(workload, _options);
         if (snapshot.ServiceByName(waypoint.Namespace, waypoint.Name) is null)
             _log.LogWarning("waypoint service {Waypoint} is not in the config: no service can send traffic here yet", waypoint);
 
@@ -201,6 +200,22 @@ public sealed class WaypointHost : IAsyncDisposable
         try { server.Start(); }
         catch (SocketException e) { throw new WaypointStartException($"cannot listen on {endpoint} for {name}: {e.SocketErrorCode}"); }
         return server;
+    }
+
+    /// <summary>Set by Gateway API implementations (Istio included) on a gateway's pods: the Gateway's name.</summary>
+    private const string GatewayNameLabel = "gateway.networking.k8s.io/gateway-name";
+
+    /// <summary>
+    /// The waypoint (Gateway and its Service, which Istio names alike) this process serves: <c>--waypoint</c>; else the
+    /// Gateway named by the workload's <c>gateway.networking.k8s.io/gateway-name</c> label, as on the pods Istio deploys
+    /// for a waypoint (named <c>NAME-&lt;hash&gt;-&lt;id&gt;</c>, not NAME); else the workload's own namespace/name.
+    /// </summary>
+    private static NamespacedName WaypointOf(Workload workload, WaypointOptions options)
+    {
+        if (options.Waypoint is { } explicitName) return new NamespacedName(explicitName.Split('/')[0], explicitName.Split('/')[1]);
+        if (workload.Labels.TryGetValue(GatewayNameLabel, out var gateway) && gateway.Length > 0) return new NamespacedName(workload.Namespace, gateway);
+        var name = options.Workload;
+        return new NamespacedName(name.Split('/')[0], name.Split('/')[1]);
     }
 
     private static Workload? FindWorkload(MeshSnapshot snapshot, string namespacedName)

@@ -13,7 +13,10 @@ public sealed record WaypointOptions
     public string? Kubeconfig { get; init; }
     /// <summary>The waypoint's own workload (<c>namespace/name</c>): its identity and address come from the config.</summary>
     public string Workload { get; init; } = "";
-    /// <summary>The waypoint service (<c>namespace/name</c>) that services name in <c>waypoint:</c>; default: the workload's namespace and name.</summary>
+    /// <summary>
+    /// The waypoint service (<c>namespace/name</c>) that services name in <c>waypoint:</c>; default: the Gateway named by
+    /// the workload's <c>gateway.networking.k8s.io/gateway-name</c> label, else the workload's namespace and name.
+    /// </summary>
     public string? Waypoint { get; init; }
     /// <summary>HBONE listener; null means the workload's first address on 15008.</summary>
     public IPEndPoint? HboneEndpoint { get; init; }
@@ -45,7 +48,9 @@ public sealed record WaypointOptions
           --kubeconfig PATH      Use this kubeconfig (implies --kubernetes).
           --workload NS/NAME     This waypoint's workload in the config (its identity and address): in a cluster,
                                  its pod's namespace/name. Required.
-          --waypoint NS/NAME     The waypoint service that services point at. Default: the workload's NS/NAME.
+          --waypoint NS/NAME     The waypoint service (and Gateway) that services point at. Default: the Gateway in
+                                 the workload's gateway.networking.k8s.io/gateway-name label (as on the pods Istio
+                                 deploys for a waypoint), else the workload's NS/NAME.
           --hbone ADDR:PORT      HBONE listener. Default: the workload's address, port 15008.
           --metrics ADDR:PORT    Prometheus metrics (GET /metrics). Default: 0.0.0.0:15020; "off" disables.
           --readiness ADDR:PORT  Readiness (GET /healthz/ready). Default: 0.0.0.0:15021; "off" disables.

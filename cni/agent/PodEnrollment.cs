@@ -15,8 +15,9 @@ public sealed record EnrolledPod(string Uid, string Name, string Namespace, stri
 /// <summary>
 /// Decides which pods join the mesh and makes it so: installs the redirect rules in the pod's namespace, hands
 /// the namespace to the daemon, and undoes both when the pod leaves. Membership comes from the mesh config: a
-/// pod whose workload is in the config with protocol HBONE is in the mesh. The enrolled set is saved to a state
-/// file and, on restart, rebuilt from the pods whose rules are still in place.
+/// pod whose workload is in the config with protocol HBONE is in the mesh (a waypoint's own pod is not: it speaks
+/// HBONE itself). The enrolled set is saved to a state file and, on restart, rebuilt from the pods whose rules are
+/// still in place.
 /// </summary>
 public sealed class PodEnrollment(ConfigStore config, NodeAgentClient daemon, string statePath, ILogger log)
 {
@@ -61,7 +62,7 @@ public sealed class PodEnrollment(ConfigStore config, NodeAgentClient daemon, st
     public async Task<(string? Error, bool Enrolled)> AddAsync(string uid, string name, string @namespace, string netnsPath, IReadOnlyList<string> ips)
     {
         var workload = Find(config.Current, uid, name, @namespace, ips);
-        if (workload is null || workload.Protocol != WorkloadProtocol.Hbone)
+        if (workload is null || workload.Protocol != WorkloadProtocol.Hbone || workload.IsWaypointProxy)
         {
             log.LogInformation("pod {Namespace}/{Name} is not in the mesh; leaving its traffic alone", @namespace, name);
             return (null, false);

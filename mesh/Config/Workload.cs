@@ -54,6 +54,13 @@ public sealed record Workload
     public NamespacedName? Waypoint { get; init; }
 
     /// <summary>
+    /// A waypoint's own workload (pod): it terminates HBONE on 15008 itself, so node daemons neither serve nor
+    /// capture it (Istio labels waypoint pods <c>istio.io/dataplane-mode: none</c> for the same reason); it is still
+    /// an HBONE destination for the traffic sent through it.
+    /// </summary>
+    public bool IsWaypointProxy { get; init; }
+
+    /// <summary>
     /// Services this workload is an endpoint of: key <c>"&lt;namespace&gt;/&lt;hostname&gt;"</c> (always the hostname
     /// after loading), value service port → target port on this workload. A target port of 0 means "use the
     /// service's target port"; service ports not listed also use the service's mapping.

@@ -97,6 +97,7 @@ internal static class KubernetesMeshBuilder
                 Labels = pod.Labels,
                 Protocol = protocol,
                 Waypoint = waypoint,
+                IsWaypointProxy = pod.IsWaypoint,
                 Services = membership.ServicesOf(pod.Uid),
             });
         }
