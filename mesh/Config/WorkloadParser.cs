@@ -101,6 +101,9 @@ internal static class WorkloadParser
                 Labels = labels,
                 Protocol = protocol,
                 Waypoint = waypoint?.Value,
+                // Istio's label on a waypoint's pods, read the same way in a file as from the API.
+                IsWaypointProxy = labels.TryGetValue(Discovery.Kubernetes.IstioLabels.GatewayManaged, out var managed)
+                    && managed == Discovery.Kubernetes.IstioLabels.GatewayManagedMesh,
             },
         };
         draft.Addresses.AddRange(draftAddresses);

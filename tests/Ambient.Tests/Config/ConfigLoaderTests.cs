@@ -104,6 +104,18 @@ public class ConfigLoaderTests
         """;
 
     [Fact]
+    public void A_workload_with_Istios_waypoint_label_is_a_waypoint_proxy_and_others_are_not()
+    {
+        var config = LoadOk("""
+            workloads:
+              - {name: waypoint, namespace: default, addresses: [10.0.0.1], labels: {gateway.istio.io/managed: istio.io-mesh-controller, gateway.networking.k8s.io/gateway-name: waypoint}}
+              - {name: app, namespace: default, addresses: [10.0.0.2], labels: {gateway.istio.io/managed: something-else}}
+            """);
+        Assert.True(config.Workloads[0].IsWaypointProxy);
+        Assert.False(config.Workloads[1].IsWaypointProxy);
+    }
+
+    [Fact]
     public void FullConfig_MapsEveryField()
     {
         var config = LoadOk(FullConfig, generation: 7);
