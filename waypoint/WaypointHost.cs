@@ -84,9 +84,8 @@ public sealed class WaypointHost : IAsyncDisposable
         }
         if (!initial.Usable)
             throw new WaypointStartException("invalid configuration:" + string.Concat(initial.Errors.Select(e => "\n  " + e)));
+        var workload = await FindOwnWorkloadAsync(store).ConfigureAwait(false);
         var snapshot = store.Current;
-        var workload = FindWorkload(snapshot, _options.Workload)
-            ?? throw new WaypointStartException($"--workload {_options.Workload} is not a workload in the config");
         var waypoint = WaypointOf(workload, _options);
         if (snapshot.ServiceByName(waypoint.Namespace, waypoint.Name) is null)
             _log.LogWarning("waypoint service {Waypoint} is not in the config: no service can send traffic here yet", waypoint);
@@ -216,6 +215,32 @@ public sealed class WaypointHost : IAsyncDisposable
         if (workload.Labels.TryGetValue(GatewayNameLabel, out var gateway) && gateway.Length > 0) return new NamespacedName(workload.Namespace, gateway);
         var name = options.Workload;
         return new NamespacedName(name.Split('/')[0], name.Split('/')[1]);
+    }
+
+    /// <summary>How long a waypoint on the Kubernetes source waits for its own pod to be Running with an address.</summary>
+    internal static readonly TimeSpan OwnPodWait = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// This process's workload. From a file a missing one is a mistake (fail at once); from the API it is usually
+    /// our own pod not yet Running with an IP when we start, so wait for it rather than crash-loop.
+    /// </summary>
+    private async Task<Workload> FindOwnWorkloadAsync(ConfigStore store)
+    {
+        var deadline = Stopwatch.StartNew();
+        var logged = false;
+        while (true)
+        {
+            if (FindWorkload(store.Current, _options.Workload) is { } found) return found;
+            if (!_options.Kubernetes || deadline.Elapsed >= OwnPodWait)
+                throw new WaypointStartException($"--workload {_options.Workload} is not a workload in the config" +
+                    (_options.Kubernetes ? $" (waited {OwnPodWait.TotalSeconds:F0} s for the pod to be Running with an IP)" : ""));
+            if (!logged)
+            {
+                _log.LogInformation("waiting for workload {Workload} (this pod) to be Running with an IP in the API", _options.Workload);
+                logged = true;
+            }
+            await Task.Delay(200).ConfigureAwait(false);
+        }
     }
 
     private static Workload? FindWorkload(MeshSnapshot snapshot, string namespacedName)

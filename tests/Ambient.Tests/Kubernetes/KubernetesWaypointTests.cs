@@ -73,6 +73,16 @@ public sealed class KubernetesWaypointTests(ITestOutputHelper output)
         });
 
     [Fact]
+    public Task A_waypoint_started_before_its_pod_is_Running_waits_for_it_and_then_serves() =>
+        WaypointCluster.RunAsync(output, [ReviewsRoute()], async cluster =>
+        {
+            Assert.Contains(cluster.WaypointLogs.Lines, l => l.Contains("waiting for workload demo/waypoint-", StringComparison.Ordinal));
+            using var client = cluster.Client();
+            await cluster.EventuallyAsync(client, tester: true, "v2", "tester through the waypoint");
+            await cluster.EventuallyAsync(client, tester: false, "v1", "others through the waypoint");
+        }, waypointPodPending: true);
+
+    [Fact]
     public Task L7_AuthorizationPolicy_from_the_api_on_the_waypoint_Gateway_allows_GET_and_denies_DELETE_with_403() =>
         WaypointCluster.RunAsync(output, [ReviewsRoute()], async cluster =>
         {
@@ -150,12 +160,12 @@ internal sealed class WaypointCluster : IAsyncDisposable
     /// Starts the cluster with <paramref name="objects"/> in the API as well, runs <paramref name="test"/>, and disposes
     /// everything; when anything fails, the daemons' and the waypoint's logs go to the test output.
     /// </summary>
-    public static async Task RunAsync(ITestOutputHelper output, JsonObject[] objects, Func<WaypointCluster, Task> test)
+    public static async Task RunAsync(ITestOutputHelper output, JsonObject[] objects, Func<WaypointCluster, Task> test, bool waypointPodPending = false)
     {
         var cluster = new WaypointCluster(await FakeApiServer.StartAsync());
         try
         {
-            await cluster.StartAsync(objects);
+            await cluster.StartAsync(objects, waypointPodPending);
             await test(cluster);
         }
         catch
@@ -172,7 +182,7 @@ internal sealed class WaypointCluster : IAsyncDisposable
         }
     }
 
-    private async Task StartAsync(JsonObject[] objects)
+    private async Task StartAsync(JsonObject[] objects, bool waypointPodPending)
     {
         (string, string)[] waypointLabels =
         [
@@ -183,8 +193,9 @@ internal sealed class WaypointCluster : IAsyncDisposable
         Server.Apply(Pod("demo", "sleep", SleepIp.ToString(), "sleep", node: "node-a", labels: [("app", "sleep")]));
         Server.Apply(Pod("demo", "reviews-v1", V1Ip.ToString(), "reviews", node: "node-b", labels: [("app", "reviews"), ("version", "v1")], ports: [("http", 8080)]));
         Server.Apply(Pod("demo", "reviews-v2", V2Ip.ToString(), "reviews", node: "node-b", labels: [("app", "reviews"), ("version", "v2")], ports: [("http", 8080)]));
-        Server.Apply(Pod("demo", WaypointPod, WaypointIp.ToString(), "waypoint", node: "node-b",
-            labels: [.. waypointLabels, ("istio.io/dataplane-mode", "none")], ports: [("mesh", 15008)]));
+        JsonObject WaypointPodObject(string phase) => Pod("demo", WaypointPod, WaypointIp.ToString(), "waypoint", node: "node-b",
+            labels: [.. waypointLabels, ("istio.io/dataplane-mode", "none")], ports: [("mesh", 15008)], phase: phase);
+        Server.Apply(WaypointPodObject(waypointPodPending ? "Pending" : "Running"));
         Server.Apply(WaypointGateway("demo", "waypoint", hostname: "waypoint.demo.svc.cluster.local"));
         Server.Apply(Service("demo", "waypoint", TestAddresses.Next().ToString(), [("mesh", 15008, 15008)],
             selector: [("gateway.networking.k8s.io/gateway-name", "waypoint")], labels: waypointLabels));
@@ -244,7 +255,15 @@ internal sealed class WaypointCluster : IAsyncDisposable
             MetricsEndpoint = WaypointMetrics,
             ReadinessEndpoint = null,
         }, WaypointLogs));
-        await Waypoint.StartAsync();
+        var starting = Waypoint.StartAsync();
+        if (waypointPodPending)
+        {
+            // Its own pod is not Running with an IP yet (the process started first): it waits instead of exiting.
+            await Task.Delay(1500);
+            Assert.False(starting.IsCompleted, "the waypoint did not wait for its pod");
+            Server.Apply(WaypointPodObject("Running"));
+        }
+        await starting;
 
         // The waypoint's pod is on node-b, but its HBONE port is the waypoint's own: node-b's daemon must leave it
         // alone (both would listen, and the kernel would split the tunnels between them).
