@@ -67,6 +67,31 @@ public sealed class FakeApiServer : IAsyncDisposable
     /// <summary>A client configuration for this server (plain HTTP, no credentials).</summary>
     public k8s.KubernetesClientConfiguration ClientConfiguration => new() { Host = Url };
 
+    /// <summary>Writes a kubeconfig whose current context is this server (bearer token "t"), as processes in a cluster are given.</summary>
+    public string WriteKubeconfig(string directory)
+    {
+        var path = Path.Combine(directory, "kubeconfig");
+        File.WriteAllText(path, $$"""
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: fake
+              cluster:
+                server: "{{Url}}"
+            contexts:
+            - name: fake
+              context:
+                cluster: fake
+                user: mesh
+            current-context: fake
+            users:
+            - name: mesh
+              user:
+                token: t
+            """);
+        return path;
+    }
+
     /// <summary>Answer every request with 500 (a Status object), as an overloaded or broken API server would.</summary>
     public bool FailAll { get; set; }
 

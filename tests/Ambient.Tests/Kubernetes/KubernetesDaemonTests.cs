@@ -24,25 +24,7 @@ public sealed class KubernetesDaemonTests
         server.Apply(Pod("demo", "echo", echoIp.ToString(), "echo", node: "node-b"));
         await using var echo = new EchoServer(echoIp, 8080);
         var dir = Directory.CreateTempSubdirectory("ambient-k8s-daemon-").FullName;
-        var kubeconfig = Path.Combine(dir, "kubeconfig");
-        File.WriteAllText(kubeconfig, $$"""
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: fake
-              cluster:
-                server: "{{server.Url}}"
-            contexts:
-            - name: fake
-              context:
-                cluster: fake
-                user: daemon
-            current-context: fake
-            users:
-            - name: daemon
-              user:
-                token: t
-            """);
+        var kubeconfig = server.WriteKubeconfig(dir);
         using (var ca = Ambient.Identity.MeshCa.LoadOrCreate(Path.Combine(dir, "state"))) { }
         var logs = new LogCapture();
         NodeDaemon Daemon(string node) => new(new DaemonOptions

@@ -212,25 +212,7 @@ internal sealed class WaypointCluster : IAsyncDisposable
         }
         foreach (var o in objects) Server.Apply(o);
 
-        var kubeconfig = Path.Combine(_dir, "kubeconfig");
-        File.WriteAllText(kubeconfig, $$"""
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: fake
-              cluster:
-                server: "{{Server.Url}}"
-            contexts:
-            - name: fake
-              context:
-                cluster: fake
-                user: mesh
-            current-context: fake
-            users:
-            - name: mesh
-              user:
-                token: t
-            """);
+        var kubeconfig = Server.WriteKubeconfig(_dir);
         var state = Path.Combine(_dir, "state");
         using (Ambient.Identity.MeshCa.LoadOrCreate(state)) { } // once, before the processes race to create it
 
