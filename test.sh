@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test suite, then the perf harness in --quick mode. Needs: the .NET 10 SDK; nginx, nghttpx
-# (nghttp2-proxy), node, curl, prometheus (promtool), haproxy, iperf3 on PATH (.ci/run installs them); root for
+# (nghttp2-proxy), h2load (nghttp2-client), node, curl, prometheus (promtool), haproxy, iperf3 on PATH (.ci/run installs them); root for
 # the network-namespace tests. Extra arguments go to
 # `dotnet test` (e.g. --filter FullyQualifiedName~Http2).
 set -euo pipefail

@@ -4,22 +4,28 @@ namespace Ambient.Harness;
 public sealed record HarnessOptions
 {
     public const string Usage = """
-        ambient-perf — Ambient side by side with HAProxy and with no proxy, measured in one run (Linux, root).
+        ambient-perf — Ambient side by side with HAProxy and with no proxy, and the waypoint with nginx as a reverse
+        proxy, measured in one run (Linux, root).
 
         Builds a two-node test bed (network namespaces) per configuration — client pod on node1, server pod on
-        node2 running nginx (1 KB answers) and iperf3 — and measures each configuration in turn, in alternating
-        order (A B C D, D C B A, …) so slow drift of a shared machine cancels out. Writes report.md and PNG plots.
+        node2 running nginx (1 KB answers over HTTP/1.1 and h2c) and iperf3 — and measures each configuration in
+        turn, in alternating order (A B C D, D C B A, …) so slow drift of a shared machine cancels out. The L7
+        configurations (nginx-l7, ambient-waypoint) are also driven at full load with h2load over HTTP/1.1 and
+        HTTP/2. Writes report.md and PNG plots. Needs haproxy, iperf3, nginx, and h2load for the L7 ones.
 
         Usage: ambient-perf [--quick] [--runs N] [--duration S] [--out DIR] [--aot] [--only CONFIGS]
 
           --quick          Every configuration briefly (1 run, 2 s per measurement, 1,000 idle connections);
-                           exits 1 if any configuration cannot carry traffic. For CI.
+                           exits 1 if any configuration cannot carry traffic (for the L7 ones: HTTP/1.1 or
+                           HTTP/2 without a failed request). For CI.
           --runs N         Alternating rounds per configuration (default 3; 1 with --quick).
           --duration S     Seconds per measurement, warm-up excluded (default 5; 2 with --quick).
           --out DIR        Results folder (default perf/results/<yyyy-MM-dd>-<hostname>/ in the repository).
           --aot            Also publish the daemon with NativeAOT and measure it as configuration ambient-aot
                            (skipped with a note if the publish fails: needs clang and zlib1g-dev).
-          --only CONFIGS   Comma-separated subset of: direct, haproxy-tcp, haproxy-tls, ambient, ambient-aot.
+          --only CONFIGS   Comma-separated subset of: direct, haproxy-tcp, haproxy-tls, ambient, ambient-aot,
+                           nginx-l7, ambient-waypoint (e.g. --only nginx-l7,ambient-waypoint for the L7 pair;
+                           without direct, added latencies are not computed).
           --idle-conns N   Open connections for the memory-per-connection test (default 10000; 1000 with --quick).
           -h, --help       This text.
 

@@ -33,7 +33,7 @@ if (!Cluster.IsSupported(out var unsupported))
 var missing = new[] { "haproxy", "iperf3", "nginx" }.Where(t => DotnetShim.Which(t) is null).ToList();
 if (missing.Count > 0)
 {
-    Console.Error.WriteLine($"ambient-perf: missing {string.Join(", ", missing)} (apt-get install haproxy iperf3 nginx-light)");
+    Console.Error.WriteLine($"ambient-perf: missing {string.Join(", ", missing)} (apt-get install haproxy iperf3 nginx-light nghttp2-client)");
     return 2;
 }
 
@@ -66,6 +66,11 @@ if (options.Aot && (options.Only is null || options.Only.Contains(ConfigCatalog.
 }
 
 var configs = ConfigCatalog.Create(options.Only, aotDaemon);
+if (configs.Any(c => c.IsHttpProxy) && DotnetShim.Which("h2load") is null)
+{
+    Console.Error.WriteLine("ambient-perf: missing h2load, which drives the L7 configurations at full load (apt-get install nghttp2-client)");
+    return 2;
+}
 var running = new List<Configuration>(); // started and carrying traffic: measured
 var started = new List<Configuration>(); // everything that may hold namespaces or processes: torn down
 var runner = new Runner(options, results, Log); // disposed before the configurations: its sockets pin their pods

@@ -17,6 +17,15 @@ public sealed class Runner(HarnessOptions options, ResultSet results, Action<str
     /// <summary>Parallel connect/request/close loops of the connection-rate test.</summary>
     private const int ConnectLoops = 8;
 
+    /// <summary>Connections of the full-load test: as many as the latency test's, for both protocols.</summary>
+    private const int FullLoadConnections = 16;
+
+    /// <summary>
+    /// Requests in flight per HTTP/2 connection at full load (160 in all). HTTP/1.1 keeps one per connection (no
+    /// pipelining, as clients do), so the HTTP/2 figure includes what multiplexing buys.
+    /// </summary>
+    private const int Http2StreamsPerConnection = 10;
+
     private const double Mebi = 1024 * 1024;
 
     private readonly Dictionary<Configuration, PodSockets> _sockets = [];
@@ -66,6 +75,9 @@ public sealed class Runner(HarnessOptions options, ResultSet results, Action<str
         foreach (var rate in options.Rates)
             ok &= await Step(config, $"{rate} rps", () => MeasureLatencyAsync(config, rate, cancel));
         ok &= await Step(config, "connection rate", () => MeasureConnectionRateAsync(config, cancel));
+        if (config.IsHttpProxy)
+            foreach (var protocol in WireProtocols.All)
+                ok &= await Step(config, $"{protocol.Label()} at full load", () => MeasureFullLoadAsync(config, protocol, cancel));
         return ok;
     }
 
@@ -137,6 +149,43 @@ public sealed class Runner(HarnessOptions options, ResultSet results, Action<str
         if (r.Completed == 0) return false;
         results.Add(config.Name, Metrics.ConnectionRate, r.PerSecond);
         if (config.ProxyPids.Count > 0) results.Add(config.Name, Metrics.CpuPerThousandConnections, cpu * 1000 / (r.All / 1000.0));
+        return true;
+    }
+
+    /// <summary>
+    /// h2load at full load, after its own warm-up run (not recorded): successful requests per second, request-time
+    /// percentiles from its per-request log, proxy CPU per request. Any failed, errored or timed-out request, the
+    /// wrong protocol, or requests ending early in the run (a path that closed its connections) fails the step, after
+    /// the figures are recorded: requests that failed are not throughput.
+    /// </summary>
+    private async Task<bool> MeasureFullLoadAsync(Configuration config, WireProtocol protocol, CancellationToken cancel)
+    {
+        var target = config.Target(protocol == WireProtocol.Http2 ? Ports.H2c : Ports.Http);
+        int streams = protocol == WireProtocol.Http2 ? Http2StreamsPerConnection : 1;
+        var logPath = Path.Combine(config.Bed.WorkDirectory, $"h2load-{protocol.Key()}.log");
+        await Task.Run(() => H2load.Run(config.Bed.Client, target, protocol, FullLoadConnections, streams, (int)options.WarmUp.TotalSeconds, null), cancel);
+        H2load.Result r;
+        double cpu;
+        await using (var usage = ProxyUsage.Start(config.ProxyPids))
+        {
+            r = await Task.Run(() => H2load.Run(config.Bed.Client, target, protocol, FullLoadConnections, streams, options.DurationSeconds, logPath), cancel);
+            cpu = usage.CpuSeconds;
+        }
+        var s = r.Summary;
+        log($"{config.Name}: {protocol.Label()} full load (h2load -c {FullLoadConnections} -m {streams}): {s.SucceededPerSecond:N0} req/s" +
+            (s.Succeeded > 0 ? $", p50 {r.Percentile(50):N0} µs, p99 {r.Percentile(99):N0} µs" : "") +
+            (s.Failed > 0 ? $", {s.Failed:N0} failed ({s.Errored:N0} errored, {s.TimedOut:N0} timeout)" : ""));
+        if (s.Succeeded > 0)
+        {
+            results.Add(config.Name, Metrics.FullLoadRate(protocol), s.SucceededPerSecond);
+            foreach (var p in Metrics.Percentiles)
+                results.Add(config.Name, Metrics.FullLoadLatency(protocol, p), r.Percentile(p));
+            if (config.ProxyPids.Count > 0 && s.Done > 0)
+                results.Add(config.Name, Metrics.FullLoadCpuPerThousandRequests(protocol), cpu * 1000 / (s.Done / 1000.0));
+        }
+        results.Add(config.Name, Metrics.FullLoadFailed(protocol), s.Failed); // errored and timed-out requests are counted in failed too
+        if (r.Problem(protocol, options.DurationSeconds) is { } problem)
+            throw new InvalidOperationException($"h2load to {target}: {problem}");
         return true;
     }
 

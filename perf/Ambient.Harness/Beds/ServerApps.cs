@@ -2,7 +2,7 @@ using Ambient.TestBed;
 
 namespace Ambient.Harness.Beds;
 
-/// <summary>The applications in the server pod: nginx with a fixed 1 KB answer, and an iperf3 server.</summary>
+/// <summary>The applications in the server pod: nginx with a fixed 1 KB answer (HTTP/1.1 and h2c), and an iperf3 server.</summary>
 public static class ServerApps
 {
     public const int BodyBytes = 1024;
@@ -13,6 +13,7 @@ public static class ServerApps
         return StartNginxWith(pod, dir, $$"""
             server {
                 listen {{Ports.Http}} backlog=4096;
+                listen {{Ports.H2c}} http2 backlog=4096;
                 location / { default_type application/octet-stream; return 200 "{{body}}"; }
             }
             """);

@@ -28,6 +28,12 @@ public abstract class Configuration : IAsyncDisposable
     /// </summary>
     public virtual bool CarriesRawTcp => true;
 
+    /// <summary>
+    /// True for the HTTP (L7) proxies: they are also driven at full load with h2load, over HTTP/1.1 to
+    /// <c>Target(Ports.Http)</c> and over HTTP/2 (h2c prior knowledge) to <c>Target(Ports.H2c)</c>.
+    /// </summary>
+    public virtual bool IsHttpProxy => false;
+
     /// <summary>Where the client connects to reach <paramref name="serverPort"/> of the server pod.</summary>
     public abstract IPEndPoint Target(int serverPort);
 

@@ -7,7 +7,9 @@ namespace Ambient.Harness.Configs;
 /// <summary>
 /// The L7 mesh path: the server is reached through a service whose waypoint runs in its own pod on node2, so each
 /// request goes client → node1's daemon (intercepted, HBONE) → ambient-waypoint (HTTP routing, HBONE again) →
-/// node2's daemon → server. Three proxies against nginx's one, all with mutual TLS between them.
+/// node2's daemon → server. Three proxies against nginx's one, all with mutual TLS between them. The service has
+/// the server's HTTP/1.1 port and its h2c port: the waypoint forwards with the client's protocol (as Istio's
+/// auto protocol does), so an HTTP/2 client's requests reach the server as HTTP/2 too.
 /// </summary>
 public sealed class WaypointPath : Configuration
 {
@@ -21,6 +23,8 @@ public sealed class WaypointPath : Configuration
 
     public override bool CarriesRawTcp => false;
 
+    public override bool IsHttpProxy => true;
+
     public override IReadOnlyList<int> ProxyPids =>
         _mesh is null || _waypoint is null ? [] : [_mesh.Daemon(Bed.Node1).Id, _mesh.Daemon(Bed.Node2).Id, _waypoint.Id];
 
@@ -31,11 +35,11 @@ public sealed class WaypointPath : Configuration
         var waypointPod = bed.Node2.AddPod("default", "waypoint", "waypoint");
         var binaries = AmbientBinaries.NextTo(AppContext.BaseDirectory);
         _mesh = await AmbientMesh.StartAsync(bed.Cluster, binaries, services: []);
-        var port = Ports.Http;
+        const int port = Ports.Http, h2c = Ports.H2c;
         File.WriteAllText(_mesh.ConfigPath, AmbientMesh.Config(bed.Cluster, [], [], $$$"""
             services:
               - {name: waypoint, namespace: default, vips: [10.96.200.11], ports: {15008: 15008}, selector: {app: waypoint}}
-              - {name: server, namespace: default, vips: [{{{Vip}}}], ports: {{{{port}}}: {{{port}}}}, selector: {app: server}, waypoint: default/waypoint}
+              - {name: server, namespace: default, vips: [{{{Vip}}}], ports: {{{{port}}}: {{{port}}}, {{{h2c}}}: {{{h2c}}}}, selector: {app: server}, waypoint: default/waypoint}
 
             """));
         foreach (var pod in new[] { bed.Client, bed.Server })

@@ -1,3 +1,5 @@
+using Ambient.Harness.Load;
+
 namespace Ambient.Harness.Measure;
 
 /// <summary>A measured quantity: its key in the result set, how the report names and formats it, and which way is better.</summary>
@@ -27,6 +29,14 @@ public static class Metrics
     public static Metric CpuPerThousandRequests(int rate) => new($"cpu-1k-{rate}", $"proxy CPU per 1,000 requests at {rate:N0} rps", "CPU ms", false, "N1");
     public static Metric LoadRss(int rate) => new($"rss-{rate}", $"proxy max RSS under {rate:N0} rps", "MiB", false, "N1");
     public static Metric Errors(int rate) => new($"errors-{rate}", $"errors + unfinished at {rate:N0} rps", "requests", false);
+
+    // Full load (h2load, closed loop) of the L7 configurations, per protocol.
+    public static Metric FullLoadRate(WireProtocol p) => new($"full-{p.Key()}-rate", $"{p.Label()} requests/s at full load", "req/s", true);
+    public static Metric FullLoadLatency(WireProtocol p, double percentile) =>
+        new($"full-{p.Key()}-p{percentile}", $"{p.Label()} request time p{percentile} at full load", "µs", false);
+    public static Metric FullLoadCpuPerThousandRequests(WireProtocol p) =>
+        new($"full-{p.Key()}-cpu-1k", $"{p.Label()} proxy CPU per 1,000 requests at full load", "CPU ms", false, "N1");
+    public static Metric FullLoadFailed(WireProtocol p) => new($"full-{p.Key()}-failed", $"{p.Label()} failed requests at full load", "requests", false);
 
     public static readonly Metric DaemonStartMs = new("start-ms", "daemon start to listening", "ms", false);
     public static readonly Metric DaemonIdleRss = new("start-rss", "daemon RSS idle, no pods", "MiB", false, "N1");

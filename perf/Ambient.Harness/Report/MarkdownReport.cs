@@ -1,5 +1,6 @@
 using System.Text;
 using Ambient.Harness.Configs;
+using Ambient.Harness.Load;
 using Ambient.Harness.Measure;
 
 namespace Ambient.Harness.Report;
@@ -33,6 +34,7 @@ public sealed class MarkdownReport(ResultSet results, IReadOnlyList<Configuratio
         Configurations();
         Headline();
         L7Headline();
+        FullLoad();
         Throughput();
         foreach (var rate in options.Rates) Latency(rate);
         Connections();
@@ -111,6 +113,45 @@ public sealed class MarkdownReport(ResultSet results, IReadOnlyList<Configuratio
         }
     }
 
+    /// <summary>
+    /// The L7 configurations at full load (h2load, closed loop), HTTP/1.1 and HTTP/2: configuration × protocol, and
+    /// waypoint ÷ nginx per protocol when both ran.
+    /// </summary>
+    private void FullLoad()
+    {
+        const string waypoint = "ambient-waypoint", nginx = "nginx-l7";
+        var l7 = configs.Where(c => c.IsHttpProxy).Select(c => c.Name).ToList();
+        if (l7.Count == 0) return;
+        _md.AppendLine("## L7 at full load: HTTP/1.1 and HTTP/2 (h2load)").AppendLine();
+        _md.AppendLine($"""
+            h2load from the client pod, closed loop for {options.DurationSeconds} s after a {options.WarmUp.TotalSeconds:N0} s warm-up run: 16 connections,
+            HTTP/1.1 with one request in flight per connection (keep-alive, no pipelining), HTTP/2 (h2c, prior knowledge)
+            with 10 streams per connection (160 in flight). Requests/s counts successful (2xx/3xx) requests only; any failed
+            request fails the run. Request time runs from sending a request to the end of its response as h2load
+            logs it (every request; percentiles by nearest rank): at full load it is mostly queueing, and, closed-loop,
+            not corrected for coordinated omission — compare it between configurations, not with the constant-rate
+            tables. **Protocols differ upstream**: nginx (1.22) speaks HTTP/1.1 to the server whatever the client
+            speaks (`proxy_pass` has no HTTP/2), holding one upstream connection per request in flight; the waypoint
+            forwards with the client's protocol, so an HTTP/2 request stays HTTP/2 through every hop (client → daemon →
+            waypoint → daemon → server's h2c port). The server is the same nginx on both paths, HTTP/1.1 on port 80 and
+            h2c on port 8081 (nginx 1.22 cannot serve both on one plaintext port).
+
+            """);
+        var rows = new List<string[]>();
+        foreach (var protocol in WireProtocols.All)
+        {
+            var rate = Metrics.FullLoadRate(protocol);
+            var p50 = Metrics.FullLoadLatency(protocol, 50);
+            var p99 = Metrics.FullLoadLatency(protocol, 99);
+            var cpu = Metrics.FullLoadCpuPerThousandRequests(protocol);
+            foreach (var n in l7)
+                rows.Add([protocol.Label(), n, Cell(n, rate), Cell(n, p50), Cell(n, p99), Cell(n, cpu), Cell(n, Metrics.FullLoadFailed(protocol))]);
+            if (l7.Contains(waypoint) && l7.Contains(nginx))
+                rows.Add([protocol.Label(), "**waypoint ÷ nginx**", Ratio(waypoint, nginx, rate), Ratio(waypoint, nginx, p50), Ratio(waypoint, nginx, p99), Ratio(waypoint, nginx, cpu), ""]);
+        }
+        Table(["protocol", "configuration", "requests/s", "p50 (µs)", "p99 (µs)", "proxy CPU ms / 1k req", "failed requests"], rows, textColumns: 2);
+    }
+
     private void Throughput()
     {
         _md.AppendLine("## Throughput (iperf3)").AppendLine();
@@ -183,7 +224,8 @@ public sealed class MarkdownReport(ResultSet results, IReadOnlyList<Configuratio
 
             - **Topology**: per configuration its own pair of nodes (network namespaces joined by a bridge) built with
               `tests/Ambient.TestBed`; the client pod on node1, the server pod on node2 with nginx (a fixed 1,024-byte
-              answer, keep-alive), an iperf3 server and a connection sink. All configurations stay up for the whole run.
+              answer, keep-alive; HTTP/1.1 on port 80, h2c on port 8081), an iperf3 server and a connection sink. All
+              configurations stay up for the whole run.
             - **Throughput**: `iperf3 -c … -t D -O 1 -P 1|8 -J`, received bits per second; proxy CPU (utime+stime of
               the proxy processes from /proc) per GB received.
             - **Latency**: a constant-rate generator in the harness (HdrHistogram): a timetable thread releases request
@@ -193,6 +235,11 @@ public sealed class MarkdownReport(ResultSet results, IReadOnlyList<Configuratio
             - **CPU and memory per request**: proxy CPU over the test divided by responses; proxy RSS sampled every
               100 ms. Proxies are both HAProxy processes or both daemons (the node agents are control plane only).
             - **New connections**: 8 loops of connect → `GET` with `Connection: close` → response → close.
+            - **Full load (L7 configurations only)**: `h2load -D <duration> -c 16 -m 1 --h1` (HTTP/1.1) and
+              `-c 16 -m 10` (HTTP/2, h2c prior knowledge) with `--log-file`, after an unrecorded warm-up run of the
+              same shape; successful requests per second, request-time percentiles from the per-request log, proxy CPU
+              over the run per 1,000 requests. h2load exits 0 whatever happens, so its counters decide: a run with a
+              failed, errored or timed-out request, or no success, counts as a configuration that cannot carry traffic.
             - **Idle connections**: once per configuration, after all rounds (memory a proxy keeps after the first
               fill is reused by a second one, and would inflate later rounds): N connections opened to the server
               pod's sink; once all arrived, the proxies' RSS growth divided by N. Kernel socket memory is not in RSS.
@@ -219,11 +266,11 @@ public sealed class MarkdownReport(ResultSet results, IReadOnlyList<Configuratio
         // A ratio of a negative "added" latency (the proxy happened to beat a noisy direct run) means nothing.
         double.IsNaN(a) || double.IsNaN(b) || a < 0 || b <= 0 ? "—" : $"{a / b:N2}×";
 
-    /// <summary>A Markdown table; columns after the first are right-aligned when they hold numbers.</summary>
-    private void Table(IReadOnlyList<string> head, IEnumerable<string[]> rows, bool numeric = true)
+    /// <summary>A Markdown table; columns after the first <paramref name="textColumns"/> are right-aligned when they hold numbers.</summary>
+    private void Table(IReadOnlyList<string> head, IEnumerable<string[]> rows, bool numeric = true, int textColumns = 1)
     {
         _md.AppendLine("| " + string.Join(" | ", head) + " |");
-        _md.AppendLine("|" + string.Concat(head.Select((_, i) => i == 0 || !numeric ? "---|" : "---:|")));
+        _md.AppendLine("|" + string.Concat(head.Select((_, i) => i < textColumns || !numeric ? "---|" : "---:|")));
         foreach (var r in rows) _md.AppendLine("| " + string.Join(" | ", r) + " |");
         _md.AppendLine();
     }
