@@ -39,6 +39,7 @@ public sealed class WaypointHost : IAsyncDisposable
     private MeshCa? _ca;
     private CertificateManager? _certificates;
     private HboneClient? _hbone;
+    private UpstreamClients? _upstreams;
     private WebApplication? _app;
     private LocalHttpServer? _metricsServer;
     private LocalHttpServer? _readinessServer;
@@ -54,6 +55,9 @@ public sealed class WaypointHost : IAsyncDisposable
     }
 
     public IPEndPoint? HboneEndpoint { get; private set; }
+
+    /// <summary>The request pipeline's state (circuit breakers, connection limits), for tests and diagnostics.</summary>
+    internal WaypointRuntime? Runtime { get; private set; }
 
     /// <exception cref="WaypointStartException">The config, CA or addresses are unusable; the message says why.</exception>
     public async Task StartAsync()
@@ -116,6 +120,7 @@ public sealed class WaypointHost : IAsyncDisposable
         var requestMetrics = new RequestMetrics(Metrics.WithCustomRegistry(registry));
         DotNetStats.Register(registry);
         var runtime = new WaypointRuntime(store, waypoint, requestMetrics, new JwksCache(new JwksFetcher()));
+        Runtime = runtime;
         StartTracing();
 
         HboneEndpoint = _options.HboneEndpoint ?? new IPEndPoint(workload.Addresses[0], UpstreamEndpoint.HbonePort);
@@ -140,7 +145,9 @@ public sealed class WaypointHost : IAsyncDisposable
         });
         _app = builder.Build();
         var forwarder = new HboneForwarder(_app.Services.GetRequiredService<IHttpForwarder>(), HboneHttpClient.Create(_hbone, workload.Identity));
-        var pipeline = new RequestPipeline(runtime, forwarder, _logs.CreateLogger("access"));
+        // One HTTP client per destination service: its connections count against the service's tcp.maxConnections.
+        _upstreams = new UpstreamClients(_hbone, workload.Identity);
+        var pipeline = new RequestPipeline(runtime, forwarder, _upstreams, _logs.CreateLogger("access"), _log);
         _app.UseWebSockets();
         _app.Run(pipeline.HandleAsync);
         try
@@ -275,6 +282,7 @@ public sealed class WaypointHost : IAsyncDisposable
         foreach (var server in new[] { _metricsServer, _readinessServer })
             if (server is not null) await server.DisposeAsync().ConfigureAwait(false);
         if (_app is not null) await _app.DisposeAsync().ConfigureAwait(false);
+        _upstreams?.Dispose();
         if (_hbone is not null) await _hbone.DisposeAsync().ConfigureAwait(false);
         if (_certificates is not null) await _certificates.DisposeAsync().ConfigureAwait(false);
         _tracing?.Dispose();

@@ -12,7 +12,7 @@ namespace Ambient.Waypoint.Forwarding;
 /// </summary>
 public sealed class HboneForwarder(IHttpForwarder forwarder, HttpMessageInvoker client)
 {
-    /// <summary>The HBONE HTTP client, for requests the waypoint makes itself (mirrors).</summary>
+    /// <summary>The default HBONE HTTP client (the overload without a client uses it).</summary>
     public HttpMessageInvoker Client => client;
 
     /// <summary>YARP's default: idle for this long between reads/writes cancels the request.</summary>
@@ -26,19 +26,25 @@ public sealed class HboneForwarder(IHttpForwarder forwarder, HttpMessageInvoker 
     /// <param name="transformer">The route's request/response transforms; null for <see cref="HttpTransformer.Default"/>
     /// (copies headers, adds X-Forwarded-*).</param>
     public ValueTask<ForwarderError> ForwardAsync(HttpContext context, UpstreamEndpoint chosen, TimeSpan? timeout = null, HttpTransformer? transformer = null, CancellationToken cancellationToken = default)
+        => ForwardAsync(context, client, chosen, timeout, transformer, cancellationToken);
+
+    /// <summary>As above, over <paramref name="httpClient"/> (the destination service's, see <see cref="UpstreamClients"/>).</summary>
+    public ValueTask<ForwarderError> ForwardAsync(HttpContext context, HttpMessageInvoker httpClient, UpstreamEndpoint chosen, TimeSpan? timeout = null, HttpTransformer? transformer = null, CancellationToken cancellationToken = default)
     {
-        bool http2 = chosen.Protocol switch
-        {
-            UpstreamProtocol.Http2 => true,
-            UpstreamProtocol.Http1 => false,
-            _ => HttpProtocol.IsHttp2(context.Request.Protocol),
-        };
-        var config = http2 ? Http2 : Http1;
+        var config = UsesHttp2(context, chosen.Protocol) ? Http2 : Http1;
         if (timeout is { } t)
             config = config with { ActivityTimeout = t };
         var upstream = new UpstreamTransformer(transformer ?? HttpTransformer.Default, chosen);
-        return forwarder.SendAsync(context, chosen.DestinationPrefix, client, config, upstream, cancellationToken);
+        return forwarder.SendAsync(context, chosen.DestinationPrefix, httpClient, config, upstream, cancellationToken);
     }
+
+    /// <summary>Whether a request goes upstream as HTTP/2 (else HTTP/1.1, one request per connection at a time).</summary>
+    public static bool UsesHttp2(HttpContext context, UpstreamProtocol protocol) => protocol switch
+    {
+        UpstreamProtocol.Http2 => true,
+        UpstreamProtocol.Http1 => false,
+        _ => HttpProtocol.IsHttp2(context.Request.Protocol),
+    };
 
     private static ForwarderRequestConfig Config(Version version, HttpVersionPolicy policy, TimeSpan? timeout)
         => new() { Version = version, VersionPolicy = policy, ActivityTimeout = timeout };

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http;
 using Ambient.Hbone;
+using Ambient.Http2;
+using Ambient.Waypoint.Resilience;
 
 namespace Ambient.Waypoint.Forwarding;
 
@@ -21,12 +23,18 @@ namespace Ambient.Waypoint.Forwarding;
 /// The original client is not put on the tunnel (<c>Forwarded</c>): a pooled connection carries many clients'
 /// requests, so it travels per request in <c>X-Forwarded-For</c> instead.
 /// </para>
+/// <para>
+/// Connection limit. With a <see cref="ConnectionLimiter"/> (one client per destination service, see
+/// <see cref="UpstreamClients"/>), every tunnel this client opens takes one of the service's connection permits
+/// first, and gives it back when the HTTP client closes the connection.
+/// </para>
 /// </summary>
 public static class HboneHttpClient
 {
     /// <param name="hbone">The waypoint's tunnel client; its TLS callback presents the waypoint's certificate.</param>
     /// <param name="sourceIdentity">The waypoint's SPIFFE identity (part of the HBONE pool key).</param>
-    public static HttpMessageInvoker Create(HboneClient hbone, string sourceIdentity, TimeSpan? connectTimeout = null)
+    /// <param name="limiter">The destination service's connection limit; null for none.</param>
+    public static HttpMessageInvoker Create(HboneClient hbone, string sourceIdentity, TimeSpan? connectTimeout = null, ConnectionLimiter? limiter = null)
     {
         var handler = new SocketsHttpHandler
         {
@@ -41,12 +49,12 @@ public static class HboneHttpClient
             ActivityHeadersPropagator = DistributedContextPropagator.CreateNoOutputPropagator(),
             ConnectTimeout = connectTimeout ?? TimeSpan.FromSeconds(15),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
-            ConnectCallback = (context, ct) => ConnectAsync(hbone, sourceIdentity, context, ct),
+            ConnectCallback = (context, ct) => ConnectAsync(hbone, sourceIdentity, limiter, context, ct),
         };
         return new HttpMessageInvoker(handler, disposeHandler: true);
     }
 
-    private static async ValueTask<Stream> ConnectAsync(HboneClient hbone, string sourceIdentity, SocketsHttpConnectionContext context, CancellationToken ct)
+    private static async ValueTask<Stream> ConnectAsync(HboneClient hbone, string sourceIdentity, ConnectionLimiter? limiter, SocketsHttpConnectionContext context, CancellationToken ct)
     {
         if (!context.InitialRequestMessage.Options.TryGetValue(UpstreamEndpoint.OptionKey, out var endpoint))
             throw new InvalidOperationException($"request to {context.DnsEndPoint} has no upstream endpoint: send it through HboneForwarder");
@@ -54,7 +62,21 @@ public static class HboneHttpClient
         if (!IPAddress.TryParse(context.DnsEndPoint.Host, out var host) || !host.Equals(endpoint.Address.Address) || context.DnsEndPoint.Port != endpoint.Address.Port)
             throw new InvalidOperationException($"request authority {context.DnsEndPoint.Host}:{context.DnsEndPoint.Port} is not the endpoint {endpoint.Address}");
         var request = new HboneConnectRequest(sourceIdentity, [endpoint.Identity], endpoint.HboneEndpoint, endpoint.Address);
-        var tunnel = await hbone.ConnectAsync(request, ct).ConfigureAwait(false);
-        return new HboneStream(tunnel);
+        // h2c prior knowledge is the only way this handler speaks HTTP/2 over a plaintext tunnel (see HboneForwarder).
+        bool http2 = context.InitialRequestMessage is { Version.Major: >= 2, VersionPolicy: not HttpVersionPolicy.RequestVersionOrLower };
+        var counted = limiter is null ? null : await limiter.OpenAsync(endpoint.Address, http2, ct).ConfigureAwait(false);
+        Http2Stream tunnel;
+        try
+        {
+            tunnel = await hbone.ConnectAsync(request, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            counted?.Close();
+            throw;
+        }
+        var stream = new HboneStream(tunnel, counted);
+        counted?.Attach(stream);
+        return stream;
     }
 }

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using Ambient.Http2;
 using Ambient.Http2.Frames;
+using Ambient.Waypoint.Resilience;
 
 namespace Ambient.Waypoint.Forwarding;
 
@@ -11,12 +12,18 @@ namespace Ambient.Waypoint.Forwarding;
 /// Reads copy out of the stream's DATA pipe (credit goes back as bytes are taken); writes become DATA frames.
 /// Disposing behaves like closing a TCP socket: END_STREAM when everything received was read, RST_STREAM when
 /// unread data was left behind (the kernel answers unread data with a reset too).
+/// <para>
+/// When the tunnel counts against a service's connection limit, <paramref name="connection"/> is its record: writes
+/// tell it which request is using it (so the limiter knows idle from busy), disposing gives the permit back, and
+/// <see cref="Abort"/> is how the limiter closes it when idle.
+/// </para>
 /// </summary>
-public sealed class HboneStream(Http2Stream stream) : Stream
+public sealed class HboneStream(Http2Stream stream, UpstreamConnection? connection = null) : Stream, IUpstreamTransport
 {
     private readonly PipeReader _input = stream.Input;
     private bool _inputDone;
     private int _disposed;
+    private volatile bool _aborted;
 
     public Http2Stream Tunnel { get; } = stream;
 
@@ -52,7 +59,20 @@ public sealed class HboneStream(Http2Stream stream) : Stream
     }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        => buffer.IsEmpty ? ValueTask.CompletedTask : Tunnel.WriteAsync(buffer, cancellationToken);
+    {
+        if (buffer.IsEmpty) return ValueTask.CompletedTask;
+        // An evicted idle connection: fail like a closed socket, so the HTTP client retries on another connection.
+        if (_aborted) return ValueTask.FromException(new IOException("the upstream connection was closed as idle (connection limit)"));
+        connection?.OnWrite();
+        return Tunnel.WriteAsync(buffer, cancellationToken);
+    }
+
+    /// <summary>Closes the tunnel at once (RST_STREAM); for an idle connection the connection limit needs back.</summary>
+    public void Abort()
+    {
+        _aborted = true;
+        Tunnel.Reset(Http2ErrorCode.Cancel);
+    }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
@@ -71,7 +91,10 @@ public sealed class HboneStream(Http2Stream stream) : Stream
     protected override void Dispose(bool disposing)
     {
         if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
             Close(Tunnel, _input, _inputDone);
+            connection?.Close();
+        }
         base.Dispose(disposing);
     }
 

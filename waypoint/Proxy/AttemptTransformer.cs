@@ -7,9 +7,10 @@ namespace Ambient.Waypoint.Proxy;
 /// <summary>
 /// One forwarding attempt's transforms: the route's rewritten path and authority and its header modifiers. When
 /// the attempt may still be retried and the upstream answers a retryable status, the answer is held back (not
-/// copied to the client, which has seen nothing yet) so the pipeline can try again.
+/// copied to the client, which has seen nothing yet) so the pipeline can try again. An answer that goes to the
+/// client ends the keeping of the request body for retries (a mirror may still need it).
 /// </summary>
-internal sealed class AttemptTransformer(ForwardPlan? plan, Func<int, bool> retryable) : HttpTransformer
+internal sealed class AttemptTransformer(ForwardPlan? plan, Func<int, bool> retryable, ReplayableRequestBody? body = null) : HttpTransformer
 {
     /// <summary>The status of an answer that was held back for a retry; null when the answer went to the client.</summary>
     public int? HeldStatus { get; private set; }
@@ -60,6 +61,7 @@ internal sealed class AttemptTransformer(ForwardPlan? plan, Func<int, bool> retr
             HeldStatus = (int)proxyResponse.StatusCode;
             return false; // not copied: the pipeline resets the response and tries again
         }
+        if (proxyResponse is not null) body?.StopKeeping();
         var copy = await Default.TransformResponseAsync(context, proxyResponse, cancellationToken).ConfigureAwait(false);
         if (plan is not null && !plan.ResponseHeaders.IsEmpty)
             HttpRoutePlanner.ApplyResponseHeaders(plan, context.Response.Headers);

@@ -12,6 +12,7 @@ using Ambient.Waypoint.Security;
 using Ambient.Waypoint.Telemetry;
 using Ambient.Waypoint.Transport;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -23,8 +24,17 @@ namespace Ambient.Waypoint.Proxy;
 /// match), rate limit (429), inject faults, redirect or forward to a weighted backend with circuit breaking (503
 /// overflow), outlier detection, retries and timeouts (504); then metrics and one access-log line.
 /// </summary>
-public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forwarder, ILogger accessLog)
+/// <param name="clients">One HBONE HTTP client per destination service (its connection pool and limit).</param>
+/// <param name="log">Diagnostics beside the access log (debug: bodies too large to retry or mirror).</param>
+public sealed partial class RequestPipeline(WaypointRuntime runtime, HboneForwarder forwarder, UpstreamClients clients, ILogger accessLog, ILogger? log = null)
 {
+    /// <summary>A shadow request that has not answered by then is abandoned.</summary>
+    private static readonly TimeSpan MirrorTimeout = TimeSpan.FromSeconds(10);
+
+    private const string OverflowBody = "upstream connect error or disconnect/reset before headers. reset reason: overflow";
+
+    private readonly ILogger _log = log ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
     // Keyed by address, port, identity and protocol (no IPEndPoint built per lookup).
     private readonly ConcurrentDictionary<(IPAddress, int, string, UpstreamProtocol), UpstreamEndpoint> _upstreams = new();
 
@@ -35,7 +45,15 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
         var snapshot = state.Snapshot;
         var tunnel = context.Features.Get<IHboneTunnelFeature>();
         var outcome = new RequestOutcome();
-        var requestBytes = context.Request.ContentLength ?? 0;
+        // Chunked and HTTP/2 bodies have no Content-Length to go by: count what passes.
+        var responseBody = new CountingStream(context.Response.Body);
+        context.Response.Body = responseBody;
+        CountingStream? requestBody = null;
+        if (context.Request.ContentLength is null && HasBody(context) && !IsUpgrade(context))
+        {
+            requestBody = new CountingStream(context.Request.Body);
+            context.Request.Body = requestBody;
+        }
         try
         {
             if (tunnel is null)
@@ -61,8 +79,8 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
             var elapsed = Stopwatch.GetElapsedTime(started);
             series.Requests.Inc();
             series.DurationMilliseconds.Observe(elapsed.TotalMilliseconds);
-            series.RequestBytes.Observe(requestBytes);
-            series.ResponseBytes.Observe(context.Response.ContentLength ?? outcome.ResponseBytes);
+            series.RequestBytes.Observe(requestBody?.Count ?? context.Request.ContentLength ?? 0);
+            series.ResponseBytes.Observe(responseBody.Count);
             RequestLog.Completed(accessLog, context.Request.Method, context.Request.Path.Value ?? "/", context.Request.Protocol,
                 status, outcome.Flags, tunnel?.SourceIdentity, tunnel?.OriginalClient?.ToString(), outcome.Service?.Hostname,
                 outcome.Upstream?.ToString(), outcome.Route, outcome.Attempts, (long)elapsed.TotalMilliseconds, outcome.Detail,
@@ -176,19 +194,85 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
             }
         }
 
-        if (plan is { Mirrors.IsEmpty: false }) Mirror(context, state, plan, target);
-        await ForwardAsync(context, state, plan, service, workload, target, outcome).ConfigureAwait(false);
+        var retry = plan?.Retry ?? RetryPolicy.Default;
+        var originalBody = context.Request.Body;
+        var body = KeepBody(context, retry, plan);
+        try
+        {
+            if (plan is { Mirrors.IsEmpty: false }) Mirror(context, state, plan, target, body);
+            await ForwardAsync(context, state, plan, retry, body, service, workload, target, outcome).ConfigureAwait(false);
+            if (body is not null)
+            {
+                await ReadRestForMirrorsAsync(context, body).ConfigureAwait(false);
+                if (body.Overflowed) LogBodyOverflowed(_log, context.Request.Method, context.Request.Path.Value ?? "/", ReplayableRequestBody.MaxBufferedBytes);
+            }
+        }
+        finally
+        {
+            if (body is not null)
+            {
+                context.Request.Body = originalBody;
+                await body.DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>
-    /// RequestMirror: a copy of the request goes to each mirror backend, fire and forget; its answer is dropped and
-    /// its failure costs the client nothing. Like Envoy, the copy's Host gets a <c>-shadow</c> suffix. Requests with a
-    /// body are not mirrored (the body is streamed to the real backend once, not buffered).
+    /// The upstream answered without reading the whole body: the mirrors still want it. A client that stops sending
+    /// costs at most the mirror timeout (the client has its answer already).
     /// </summary>
-    private void Mirror(HttpContext context, WaypointState state, ForwardPlan plan, IPEndPoint target)
+    private static async Task ReadRestForMirrorsAsync(HttpContext context, ReplayableRequestBody body)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        timeout.CancelAfter(MirrorTimeout);
+        try
+        {
+            await body.ReadRestForMirrorsAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or BadHttpRequestException)
+        {
+            // The mirrors go without (the body's completion says so); the client's answer is not affected.
+        }
+    }
+
+    /// <summary>
+    /// When the request may be sent again (the route retries, or mirrors it) and has a body, the body is kept as it
+    /// streams (<see cref="ReplayableRequestBody"/>). A body declared larger than the limit is not: it is forwarded
+    /// once, without retries or mirrors.
+    /// </summary>
+    private ReplayableRequestBody? KeepBody(HttpContext context, RetryPolicy retry, ForwardPlan? plan)
     {
         var request = context.Request;
-        if ((request.ContentLength ?? 0) != 0 || request.Headers.ContainsKey("Transfer-Encoding")) return;
+        if (!HasBody(context) || IsUpgrade(context)) return null;
+        if (retry.Retries == 0 && plan is not { Mirrors.IsEmpty: false }) return null;
+        if (request.ContentLength is { } length && length > ReplayableRequestBody.MaxBufferedBytes)
+        {
+            LogBodyTooLarge(_log, request.Method, request.Path.Value ?? "/", length, ReplayableRequestBody.MaxBufferedBytes);
+            return null;
+        }
+        var body = new ReplayableRequestBody(request.Body, request.ContentLength);
+        request.Body = body;
+        return body;
+    }
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Debug,
+        Message = "request body of {Length} bytes is larger than the {Limit}-byte replay buffer: forwarded once, without retries or mirrors method={Method} path={Path}")]
+    private static partial void LogBodyTooLarge(ILogger log, string method, string path, long length, int limit);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Debug,
+        Message = "request body outgrew the {Limit}-byte replay buffer: forwarded once, without retries or mirrors method={Method} path={Path}")]
+    private static partial void LogBodyOverflowed(ILogger log, string method, string path, int limit);
+
+    /// <summary>
+    /// RequestMirror: a copy of the request goes to each mirror backend, fire and forget; its answer is dropped and
+    /// its failure costs the client nothing. Like Envoy, the copy's Host gets a <c>-shadow</c> suffix. A request
+    /// with a body is copied once the body has been read whole (it is kept for this, up to
+    /// <see cref="ReplayableRequestBody.MaxBufferedBytes"/>); a larger body is not mirrored.
+    /// </summary>
+    private void Mirror(HttpContext context, WaypointState state, ForwardPlan plan, IPEndPoint target, ReplayableRequestBody? body)
+    {
+        var request = context.Request;
+        if (body is null && HasBody(context)) return; // too large to keep (logged by KeepBody)
         foreach (var mirror in plan.Mirrors)
         {
             if (state.Snapshot.ServiceByName(mirror.Namespace, mirror.Name) is not { } service) continue;
@@ -197,34 +281,57 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
             var pick = endpoints[Random.Shared.Next(endpoints.Length)];
             var upstream = Upstream(pick, UpstreamProtocol.Http1);
             var copy = new HttpRequestMessage(new HttpMethod(request.Method), upstream.DestinationPrefix + plan.Path + request.QueryString.Value);
+            if (body is not null) copy.Content = new KeptBodyContent(body);
             foreach (var (name, values) in request.Headers)
             {
-                if (name.StartsWith(':') || name.Equals("Host", StringComparison.OrdinalIgnoreCase) || name.Equals("Connection", StringComparison.OrdinalIgnoreCase)) continue;
-                copy.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+                if (name.StartsWith(':') || name.Equals("Host", StringComparison.OrdinalIgnoreCase) || name.Equals("Connection", StringComparison.OrdinalIgnoreCase)
+                    || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)) continue;
+                // Content-Type and the other Content-* headers belong to the content (the copy's length is the kept body's).
+                if (copy.Content is { } content && name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase))
+                    content.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+                else
+                    copy.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
             }
             copy.Headers.Host = AuthorityText.HostOf(plan.Authority) + "-shadow";
             copy.Options.Set(UpstreamEndpoint.OptionKey, upstream);
-            _ = SendMirrorAsync(copy);
+            var limiter = runtime.CircuitBreakers.For(service.Hostname).Connections;
+            _ = SendMirrorAsync(copy, upstream, limiter, body, body?.AddMirror());
         }
     }
 
-    private async Task SendMirrorAsync(HttpRequestMessage copy)
+    private async Task SendMirrorAsync(HttpRequestMessage copy, UpstreamEndpoint upstream, ConnectionLimiter limiter, ReplayableRequestBody? body, Task<bool>? bodyComplete)
     {
-        using (copy)
+        try
         {
-            try
+            using (copy)
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                using var response = await forwarder.Client.SendAsync(copy, timeout.Token).ConfigureAwait(false);
+                if (bodyComplete is not null && !await bodyComplete.ConfigureAwait(false)) return; // not kept whole
+                // The shadow service's connection limit applies too; a copy that would have to wait is dropped.
+                if (!limiter.TryAcquireSlotNow()) return;
+                try
+                {
+                    using var attempt = limiter.BeginAttempt(upstream.Address, http2: false);
+                    using var timeout = new CancellationTokenSource(MirrorTimeout);
+                    using var response = await clients.For(limiter).SendAsync(copy, timeout.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    limiter.ReleaseSlot();
+                }
             }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
-            {
-                // A shadow's failure is not the client's business.
-            }
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // A shadow's failure is not the client's business.
+        }
+        finally
+        {
+            body?.ReleaseMirror();
         }
     }
 
-    private async Task ForwardAsync(HttpContext context, WaypointState state, ForwardPlan? plan, Service? service, Workload? workload, IPEndPoint target, RequestOutcome outcome)
+    private async Task ForwardAsync(HttpContext context, WaypointState state, ForwardPlan? plan, RetryPolicy retry, ReplayableRequestBody? body,
+        Service? service, Workload? workload, IPEndPoint target, RequestOutcome outcome)
     {
         var snapshot = state.Snapshot;
         // The backend: the route's backend service and port, else the service (or workload) the client dialled.
@@ -251,86 +358,166 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
         }
 
         var host = backendService?.Hostname ?? $"{workload!.Namespace}/{workload.Name}";
-        // Concurrent requests (http2MaxRequests) and requests waiting on the service (http1MaxPendingRequests): a
-        // streaming proxy holds each request for its whole life, so both bound what is in flight.
+        // http2MaxRequests bounds the requests in flight to the service, for their whole life (a streaming proxy holds
+        // each until its response ends). The connection limit and its pending queue are per attempt, below.
         var breaker = runtime.CircuitBreakers.For(host);
-        using var overflow = breaker.TryEnter(CircuitResource.Request);
-        using var pending = overflow is null ? null : breaker.TryEnter(CircuitResource.PendingRequest);
-        if (overflow is null || pending is null)
+        using var inFlightLimit = breaker.TryEnter(CircuitResource.Request);
+        if (inFlightLimit is null)
         {
-            context.Response.Headers["x-envoy-overloaded"] = "true";
-            await outcome.AnswerAsync(context, CircuitBreaker.OverflowStatusCode, "UO", "upstream connect error or disconnect/reset before headers. reset reason: overflow").ConfigureAwait(false);
+            await OverflowAsync(context, outcome).ConfigureAwait(false);
             return;
         }
+        var connections = breaker.Connections;
+        var client = clients.For(connections);
         var outlier = runtime.OutlierDetectorFor(host, snapshot, endpoints);
 
-        var retry = plan?.Retry ?? RetryPolicy.Default;
         var timeouts = plan?.Timeouts ?? default;
-        // A body can be sent once: requests that have one are not retried (Envoy would buffer it; we stream).
-        bool replayable = (context.Request.ContentLength ?? 0) == 0 && !context.Request.Headers.ContainsKey("Transfer-Encoding")
-                          && !HttpMethods.IsConnect(context.Request.Method) && !context.WebSockets.IsWebSocketRequest;
+        // Sent again only as it was: no body, or a body kept whole so far; never an upgrade (its stream is the client's).
+        bool upgrade = IsUpgrade(context);
+        bool bodyless = !HasBody(context);
+        bool Replayable() => !upgrade && (body is null ? bodyless : body.CanReplay);
         using var requestTimeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         if (timeouts.Request is { } total) requestTimeout.CancelAfter(total);
         var attemptStart = Stopwatch.GetTimestamp();
         var protocol = IsGrpc(context.Request) ? UpstreamProtocol.Http2 : UpstreamProtocol.MatchClient;
+        // An HTTP/1.1 request needs a connection to itself, so it takes one of the service's connection slots and
+        // waits as pending when all are taken. HTTP/2 multiplexes: its connections are capped when they open.
+        bool http1 = !HboneForwarder.UsesHttp2(context, protocol);
 
         for (int attempt = 1; ; attempt++)
         {
             outcome.Attempts = attempt;
-            var pick = Pick(endpoints, outlier, state);
-            var upstream = Upstream(pick, protocol);
-            outcome.Destination = pick.Workload;
-            outcome.Upstream = upstream.Address;
-            using var inFlight = runtime.Begin(pick);
-            var endpointKey = pick.Workload.Uid; // outlier detection is per service host, where a workload is one endpoint
-
-            bool mayRetry = replayable && attempt <= retry.Retries;
-            var transformer = new AttemptTransformer(plan, status => mayRetry && retry.ShouldRetry(attempt, status));
-            using var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(requestTimeout.Token);
-            if (timeouts.AttemptBudget(Stopwatch.GetElapsedTime(attemptStart)) is { } budget) attemptTimeout.CancelAfter(budget);
-            var error = await forwarder.ForwardAsync(context, upstream, transformer: transformer, cancellationToken: attemptTimeout.Token).ConfigureAwait(false);
-
-            if (requestTimeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            if (attempt > 1)
             {
-                outcome.Flags = "UT";
-                if (!context.Response.HasStarted)
+                // Between attempts no connection slot is held: the backoff does not keep others waiting.
+                if (!await BackoffAsync(context, retry.Backoff(attempt - 1, Random.Shared), requestTimeout, outcome).ConfigureAwait(false)) return;
+                body?.Rewind();
+                KeepBodyLimitsOpen(context);
+            }
+            if (http1)
+            {
+                bool granted;
+                try
+                {
+                    granted = await connections.TryAcquireSlotAsync(requestTimeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (requestTimeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+                {
                     await outcome.AnswerAsync(context, 504, "UT", "upstream request timeout").ConfigureAwait(false);
+                    return;
+                }
+                if (!granted)
+                {
+                    await OverflowAsync(context, outcome).ConfigureAwait(false);
+                    return;
+                }
+            }
+            try
+            {
+                var pick = Pick(endpoints, outlier, state);
+                var upstream = Upstream(pick, protocol);
+                outcome.Destination = pick.Workload;
+                outcome.Upstream = upstream.Address;
+                using var inFlight = runtime.Begin(pick);
+                // Disposed before the slot is released: the connection it used is idle by the time the slot is free.
+                using var connectionUse = connections.BeginAttempt(upstream.Address, http2: !http1);
+                var endpointKey = pick.Workload.Uid; // outlier detection is per service host, where a workload is one endpoint
+
+                var transformer = new AttemptTransformer(plan, status => attempt <= retry.Retries && Replayable() && retry.ShouldRetry(attempt, status), body);
+                using var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(requestTimeout.Token);
+                if (timeouts.AttemptBudget(Stopwatch.GetElapsedTime(attemptStart)) is { } budget) attemptTimeout.CancelAfter(budget);
+                var error = await forwarder.ForwardAsync(context, client, upstream, transformer: transformer, cancellationToken: attemptTimeout.Token).ConfigureAwait(false);
+
+                if (requestTimeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+                {
+                    outcome.Flags = "UT";
+                    if (!context.Response.HasStarted)
+                        await outcome.AnswerAsync(context, 504, "UT", "upstream request timeout").ConfigureAwait(false);
+                    return;
+                }
+                if (transformer.HeldStatus is { } held)
+                {
+                    outlier.ReportStatus(endpointKey, held);
+                    ResetResponse(context);
+                    if (!Replayable())
+                    {
+                        // The body outgrew the buffer after the answer was held back: the answer stands (its body is lost).
+                        context.Response.StatusCode = held;
+                        outcome.Detail = "request body too large to retry";
+                        return;
+                    }
+                    outcome.Detail = $"retrying after {held}";
+                    continue;
+                }
+                if (error == ForwarderError.None)
+                {
+                    outlier.ReportStatus(endpointKey, context.Response.StatusCode);
+                    if (context.Response.StatusCode >= 500 && attempt > 1 && retry.ShouldRetry(attempt - 1, context.Response.StatusCode)) outcome.Flags = "URX";
+                    return;
+                }
+                // The upstream could not be reached (or broke before answering).
+                bool beforeResponse = !context.Response.HasStarted;
+                if (error is ForwarderError.Request or ForwarderError.RequestTimedOut)
+                    outlier.ReportConnectFailure(endpointKey);
+                if (beforeResponse && Replayable() && error is ForwarderError.Request && retry.ShouldRetryConnectFailure(attempt))
+                {
+                    ResetResponse(context);
+                    outcome.Detail = $"retrying after {error}";
+                    continue;
+                }
+                if (attemptTimeout.IsCancellationRequested && beforeResponse)
+                {
+                    await outcome.AnswerAsync(context, 504, "UT", "upstream request timeout").ConfigureAwait(false);
+                    return;
+                }
+                outcome.Flags = error is ForwarderError.Request ? "UF" : "UC";
+                outcome.Detail = context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? error.ToString();
                 return;
             }
-            if (transformer.HeldStatus is { } held)
+            finally
             {
-                outlier.ReportStatus(endpointKey, held);
-                ResetResponse(context);
-                outcome.Detail = $"retrying after {held}";
-                await Task.Delay(retry.Backoff(attempt, Random.Shared), requestTimeout.Token).ConfigureAwait(false);
-                continue;
+                if (http1) connections.ReleaseSlot();
             }
-            if (error == ForwarderError.None)
-            {
-                outlier.ReportStatus(endpointKey, context.Response.StatusCode);
-                if (context.Response.StatusCode >= 500 && attempt > 1 && retry.ShouldRetry(attempt - 1, context.Response.StatusCode)) outcome.Flags = "URX";
-                return;
-            }
-            // The upstream could not be reached (or broke before answering).
-            bool beforeResponse = !context.Response.HasStarted;
-            if (error is ForwarderError.Request or ForwarderError.RequestTimedOut)
-                outlier.ReportConnectFailure(endpointKey);
-            if (beforeResponse && replayable && error is ForwarderError.Request && retry.ShouldRetryConnectFailure(attempt))
-            {
-                ResetResponse(context);
-                outcome.Detail = $"retrying after {error}";
-                await Task.Delay(retry.Backoff(attempt, Random.Shared), requestTimeout.Token).ConfigureAwait(false);
-                continue;
-            }
-            if (attemptTimeout.IsCancellationRequested && beforeResponse)
-            {
-                await outcome.AnswerAsync(context, 504, "UT", "upstream request timeout").ConfigureAwait(false);
-                return;
-            }
-            outcome.Flags = error is ForwarderError.Request ? "UF" : "UC";
-            outcome.Detail = context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? error.ToString();
-            return;
         }
+    }
+
+    /// <summary>Beyond a circuit-breaking limit: Envoy's local 503, marked overloaded, flag UO.</summary>
+    private static Task OverflowAsync(HttpContext context, RequestOutcome outcome)
+    {
+        context.Response.Headers["x-envoy-overloaded"] = "true";
+        return outcome.AnswerAsync(context, CircuitBreaker.OverflowStatusCode, "UO", OverflowBody);
+    }
+
+    /// <summary>Waits out a retry backoff; false (after answering 504 UT) when the route's request timeout passes first.</summary>
+    private static async Task<bool> BackoffAsync(HttpContext context, TimeSpan backoff, CancellationTokenSource requestTimeout, RequestOutcome outcome)
+    {
+        try
+        {
+            await Task.Delay(backoff, requestTimeout.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            await outcome.AnswerAsync(context, 504, "UT", "upstream request timeout").ConfigureAwait(false);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The forwarder lifts the server's request body size limit for gRPC, but cannot once the body has been read
+    /// (a retry) and warns; the waypoint runs without that limit anyway, so a retry sees a feature already lifted.
+    /// </summary>
+    private static void KeepBodyLimitsOpen(HttpContext context)
+    {
+        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: true, MaxRequestBodySize: null })
+            context.Features.Set<IHttpMaxRequestBodySizeFeature>(UnlimitedRequestBody.Instance);
+    }
+
+    private sealed class UnlimitedRequestBody : IHttpMaxRequestBodySizeFeature
+    {
+        public static readonly UnlimitedRequestBody Instance = new();
+        public bool IsReadOnly => false;
+        public long? MaxRequestBodySize { get => null; set { } }
     }
 
     /// <summary>Least-request choice of two among the endpoints that outlier detection has not ejected (all of them if it ejected every one).</summary>
@@ -389,6 +576,14 @@ public sealed class RequestPipeline(WaypointRuntime runtime, HboneForwarder forw
         request.QueryString.HasValue ? request.QueryString.Value![1..] : "",
         request.Headers);
 
+    /// <summary>Whether the request carries a body (the server knows: Content-Length, chunked, or HTTP/2 DATA to come).</summary>
+    private static bool HasBody(HttpContext context) =>
+        context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody
+        ?? ((context.Request.ContentLength ?? 0) > 0 || context.Request.Headers.ContainsKey("Transfer-Encoding"));
+
+    private static bool IsUpgrade(HttpContext context) =>
+        HttpMethods.IsConnect(context.Request.Method) || context.WebSockets.IsWebSocketRequest;
+
     private static bool IsGrpc(HttpRequest request) =>
         request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase);
 
@@ -416,7 +611,6 @@ internal sealed class RequestOutcome
     public string Flags = "-";
     public string? Detail;
     public int Attempts;
-    public long ResponseBytes;
 
     /// <summary>Answers locally (no upstream) with Envoy's plain-text body for the status.</summary>
     public async Task AnswerAsync(HttpContext context, int status, string flags, string body, string? detail = null)
@@ -429,7 +623,6 @@ internal sealed class RequestOutcome
         {
             context.Response.ContentType = "text/plain";
             var bytes = System.Text.Encoding.UTF8.GetBytes(body);
-            ResponseBytes = bytes.Length;
             context.Response.ContentLength = bytes.Length;
             await context.Response.Body.WriteAsync(bytes).ConfigureAwait(false);
         }

@@ -2,7 +2,11 @@ using Ambient.Config.Routes;
 
 namespace Ambient.Waypoint.Resilience;
 
-/// <summary>The resources a <see cref="CircuitBreaker"/> counts, mirroring Istio's connectionPool settings.</summary>
+/// <summary>
+/// The resources a <see cref="CircuitBreaker"/> counts, mirroring Istio's connectionPool settings. The waypoint
+/// enforces connections and pending requests with <see cref="CircuitBreaker.Connections"/> (they wait rather than
+/// only count); the counters here serve the in-flight request limit.
+/// </summary>
 public enum CircuitResource
 {
     /// <summary><c>tcp.maxConnections</c>: open connections to the service.</summary>
@@ -17,9 +21,10 @@ public enum CircuitResource
 
 /// <summary>
 /// Envoy-style circuit breaking for one backend service: lock-free counters, each with a limit. A caller takes a
-/// lease per connection/pending/in-flight request and disposes it when done; when a counter is at its limit the
-/// caller answers 503 at once (with <c>x-envoy-overloaded: true</c>, as Envoy does) instead of queueing.
-/// Limits can change with the config while leases are out: a lowered limit only refuses new entries.
+/// lease per in-flight request and disposes it when done; when a counter is at its limit the caller answers 503 at
+/// once (with <c>x-envoy-overloaded: true</c>, as Envoy does) instead of queueing. Connections, and the requests
+/// that queue for one, are <see cref="Connections"/>' business. Limits can change with the config while leases are
+/// out: a lowered limit only refuses new entries.
 /// </summary>
 public sealed class CircuitBreaker
 {
@@ -28,9 +33,22 @@ public sealed class CircuitBreaker
     private readonly int[] _counts = new int[4];
     private volatile int[] _limits;
 
-    public CircuitBreaker(ConnectionPoolSettings? settings = null) => _limits = LimitsOf(settings);
+    public CircuitBreaker(ConnectionPoolSettings? settings = null)
+    {
+        _limits = LimitsOf(settings);
+        settings ??= new ConnectionPoolSettings();
+        Connections = new ConnectionLimiter(settings.MaxConnections, settings.MaxPendingRequests);
+    }
 
-    public void UpdateLimits(ConnectionPoolSettings? settings) => _limits = LimitsOf(settings);
+    /// <summary><c>tcp.maxConnections</c> and <c>http.http1MaxPendingRequests</c>: upstream connections and the requests waiting for one.</summary>
+    public ConnectionLimiter Connections { get; }
+
+    public void UpdateLimits(ConnectionPoolSettings? settings)
+    {
+        _limits = LimitsOf(settings);
+        settings ??= new ConnectionPoolSettings();
+        Connections.UpdateLimits(settings.MaxConnections, settings.MaxPendingRequests);
+    }
 
     public int Count(CircuitResource resource) => Volatile.Read(ref _counts[(int)resource]);
 

@@ -126,13 +126,29 @@ public sealed class WaypointProtocolTests(WaypointBed bed) : IAsyncLifetime
         using var client = bed.Client(bed.Sleep);
         for (int i = 0; i < 3; i++) await client.GetAsync("/");
         await client.GetAsync("/fail");
+        // A chunked body both ways (no Content-Length): the bytes are still counted.
+        using (var post = new HttpRequestMessage(HttpMethod.Post, "/echo-digest") { Content = new ByteArrayContent(new byte[1000]) })
+        {
+            post.Headers.TransferEncodingChunked = true;
+            using var posted = await client.SendAsync(post);
+            Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+            Assert.Equal(69, (await posted.Content.ReadAsStringAsync()).Length); // "1000:" and a SHA-256 in hex
+        }
+        using (var chunked = await client.GetAsync("/chunked"))
+        {
+            Assert.True(chunked.Headers.TransferEncodingChunked, "the answer came without Content-Length");
+            Assert.Equal(4, (await chunked.Content.ReadAsStringAsync()).Length);
+        }
         var after = PrometheusText.Parse(await bed.ScrapeMetricsAsync());
         double Delta(string name, (string, string)[] labels) => PrometheusText.Sum(after, name, labels) - PrometheusText.Sum(before, name, labels);
-        Assert.Equal(3, Delta("istio_requests_total", [.. common, ("response_code", "200")]));
+        Assert.Equal(5, Delta("istio_requests_total", [.. common, ("response_code", "200")]));
         Assert.Equal(1, Delta("istio_requests_total", [.. common, ("response_code", "500")]));
-        Assert.Equal(4, Delta("istio_request_duration_milliseconds_count", common));
-        Assert.Equal(4, Delta("istio_request_bytes_count", common));
-        Assert.Equal(4, Delta("istio_response_bytes_count", common));
+        Assert.Equal(6, Delta("istio_request_duration_milliseconds_count", common));
+        Assert.Equal(6, Delta("istio_request_bytes_count", common));
+        Assert.Equal(6, Delta("istio_response_bytes_count", common));
+        Assert.Equal(1000, Delta("istio_request_bytes_sum", common));
+        Assert.Equal(3 * 2 + 69 + 4, Delta("istio_response_bytes_sum", [.. common, ("response_code", "200")])); // "v1"/"v2" thrice, the digest, the chunks
+        Assert.Equal(0, Delta("istio_response_bytes_sum", [.. common, ("response_code", "500")]));
         Assert.Contains(after, s => s.Name == "istio_requests_total" && s.Labels["destination_workload"] is "reviews-v1" or "reviews-v2");
         Assert.Contains(after, s => s.Name == "istio_requests_total" && s.Labels["destination_principal"] == WaypointBed.Identity(bed.ReviewsV1));
     }

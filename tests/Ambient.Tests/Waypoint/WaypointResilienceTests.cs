@@ -15,6 +15,7 @@ public sealed class WaypointResilienceTests(WaypointBed bed) : IAsyncLifetime
               host: reviews
               trafficPolicy:
                 connectionPool:
+                  tcp: {maxConnections: 1}
                   http: {http1MaxPendingRequests: 2, http2MaxRequests: 100}
                 outlierDetection: {consecutive5xxErrors: 2, interval: 1s, baseEjectionTime: 1s, maxEjectionPercent: 100}
 
