@@ -98,6 +98,7 @@ internal sealed class TunnelConnection : ConnectionContext,
         var source = _stream.Input;
         var target = _input.Writer;
         Exception? error = null;
+        bool clientEnded = false;
         try
         {
             while (true)
@@ -108,6 +109,7 @@ internal sealed class TunnelConnection : ConnectionContext,
                 source.AdvanceTo(result.Buffer.End);
                 var flush = await target.FlushAsync().ConfigureAwait(false);
                 // Completed: the client ended its side. Canceled: we are disposing. Flush completed: Kestrel stopped reading.
+                clientEnded = result.IsCompleted;
                 if (result.IsCompleted || result.IsCanceled || flush.IsCompleted)
                     break;
             }
@@ -116,6 +118,7 @@ internal sealed class TunnelConnection : ConnectionContext,
         {
             // RST_STREAM (the client's connection was reset) or the HBONE connection ended.
             error = new ConnectionResetException(e.Message, e);
+            clientEnded = true;
         }
         catch (InvalidOperationException)
         {
@@ -123,7 +126,11 @@ internal sealed class TunnelConnection : ConnectionContext,
         }
         await source.CompleteAsync().ConfigureAwait(false);
         await target.CompleteAsync(error).ConfigureAwait(false);
-        CancelClosed();
+        // Only the client going away closes the connection. When Kestrel itself stopped reading (it answered a
+        // protocol error with GOAWAY, say) it is still writing: telling it the client left would make it abort,
+        // and the reset could overtake its last frames.
+        if (clientEnded)
+            CancelClosed();
     }
 
     private async Task PumpOutputAsync()
