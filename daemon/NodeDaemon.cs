@@ -140,6 +140,9 @@ public sealed class NodeDaemon : IAsyncDisposable
         var admin = new Ambient.Daemon.Admin.AdminApi(_context, _levels, _quit);
         _admin = StartHttp(_options.AdminEndpoint, "admin", admin.HandleAsync, loopbackOnly: true);
         _ready = true;
+        // Start-up garbage (config parsing, CA and certificate generation) is gone now; give its memory back to
+        // the OS once instead of holding it until the first gen-2 collection under load.
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         _log.LogInformation("ready: serving {Count} workloads on node {Node}", _inPod is null ? _served.Count : _inPod.Count, _options.Node);
     }
 

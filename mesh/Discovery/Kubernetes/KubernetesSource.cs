@@ -69,16 +69,15 @@ public sealed class KubernetesSource : IAsyncDisposable
     /// <exception cref="KubernetesUnavailableException">No configuration, or no initial sync within <paramref name="syncTimeout"/>; the message says which.</exception>
     public static async Task<KubernetesSource> ConnectAsync(string? kubeconfig, ConfigStore store, ILogger logger, TimeSpan syncTimeout)
     {
-        KubernetesClientConfiguration configuration;
+        KubernetesSource source;
         try
         {
-            configuration = LoadConfiguration(kubeconfig);
+            source = Create(LoadConfiguration(kubeconfig), store, logger);
         }
-        catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or IOException)
+        catch (Exception e) when (e is k8s.Exceptions.KubeConfigException or IOException or FormatException or System.Security.Cryptography.CryptographicException)
         {
-            throw new KubernetesUnavailableException($"no Kubernetes configuration: {e.Message}");
+            throw new KubernetesUnavailableException($"no usable Kubernetes configuration: {e.Message}");
         }
-        var source = Create(configuration, store, logger);
         await source.StartAsync().ConfigureAwait(false);
         try
         {
