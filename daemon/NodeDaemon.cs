@@ -53,7 +53,8 @@ public sealed class NodeDaemon : IAsyncDisposable
     internal ProxyContext? Context => _context;
 
     /// <summary>Starts everything; throws <see cref="DaemonStartException"/> for a bad config or unusable CA/addresses.</summary>
-    public async Task StartAsync()
+    /// <param name="cancellationToken">A stop request while starting (waiting for the Kubernetes API): throws <see cref="OperationCanceledException"/>.</param>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         await WarmUpSocketEngineAsync().ConfigureAwait(false);
 
@@ -61,7 +62,7 @@ public sealed class NodeDaemon : IAsyncDisposable
         ConfigLoadResult initial;
         if (_options.Kubernetes)
         {
-            await StartKubernetesAsync(store).ConfigureAwait(false);
+            await StartKubernetesAsync(store, cancellationToken).ConfigureAwait(false);
             initial = new ConfigLoadResult(store.Current.Config, []);
         }
         else if (_options.ConfigPath is { } path)
@@ -193,11 +194,11 @@ public sealed class NodeDaemon : IAsyncDisposable
         return open;
     }
 
-    private async Task StartKubernetesAsync(ConfigStore store)
+    private async Task StartKubernetesAsync(ConfigStore store, CancellationToken cancellationToken)
     {
         try
         {
-            _kubernetes = await Ambient.Discovery.Kubernetes.KubernetesSource.ConnectAsync(_options.Kubeconfig, store, _logs.CreateLogger("kubernetes"), TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+            _kubernetes = await Ambient.Discovery.Kubernetes.KubernetesSource.ConnectAsync(_options.Kubeconfig, store, _logs.CreateLogger("kubernetes"), TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
         }
         catch (Ambient.Discovery.Kubernetes.KubernetesUnavailableException e)
         {

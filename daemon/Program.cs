@@ -27,12 +27,17 @@ using var stop = new Ambient.Hosting.StopSignal();
 await using var daemon = new NodeDaemon(options, logs, levels, quit: stop.Request);
 try
 {
-    await daemon.StartAsync();
+    await daemon.StartAsync(stop.Token);
 }
 catch (DaemonStartException e)
 {
     log.LogCritical("cannot start: {Reason}", e.Message);
     return 2;
+}
+catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
+{
+    log.LogInformation("stopped while starting");
+    return 0;
 }
 catch (Exception e)
 {

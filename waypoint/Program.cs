@@ -26,12 +26,17 @@ using var stop = new Ambient.Hosting.StopSignal();
 await using var host = new WaypointHost(options, logs);
 try
 {
-    await host.StartAsync();
+    await host.StartAsync(stop.Token);
 }
 catch (WaypointStartException e)
 {
     log.LogCritical("cannot start: {Reason}", e.Message);
     return 2;
+}
+catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
+{
+    log.LogInformation("stopped while starting");
+    return 0;
 }
 catch (Exception e)
 {

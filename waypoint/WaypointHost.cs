@@ -60,7 +60,8 @@ public sealed class WaypointHost : IAsyncDisposable
     internal WaypointRuntime? Runtime { get; private set; }
 
     /// <exception cref="WaypointStartException">The config, CA or addresses are unusable; the message says why.</exception>
-    public async Task StartAsync()
+    /// <param name="cancellationToken">A stop request while starting (waiting for the Kubernetes API or our pod): throws <see cref="OperationCanceledException"/>.</param>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         var store = new ConfigStore();
         ConfigLoadResult initial;
@@ -68,7 +69,7 @@ public sealed class WaypointHost : IAsyncDisposable
         {
             try
             {
-                _kubernetes = await Ambient.Discovery.Kubernetes.KubernetesSource.ConnectAsync(_options.Kubeconfig, store, _logs.CreateLogger("kubernetes"), TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+                _kubernetes = await Ambient.Discovery.Kubernetes.KubernetesSource.ConnectAsync(_options.Kubeconfig, store, _logs.CreateLogger("kubernetes"), TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
             }
             catch (Ambient.Discovery.Kubernetes.KubernetesUnavailableException e)
             {
@@ -88,7 +89,7 @@ public sealed class WaypointHost : IAsyncDisposable
         }
         if (!initial.Usable)
             throw new WaypointStartException("invalid configuration:" + string.Concat(initial.Errors.Select(e => "\n  " + e)));
-        var workload = await FindOwnWorkloadAsync(store).ConfigureAwait(false);
+        var workload = await FindOwnWorkloadAsync(store, cancellationToken).ConfigureAwait(false);
         var snapshot = store.Current;
         var waypoint = WaypointOf(workload, _options);
         if (snapshot.ServiceByName(waypoint.Namespace, waypoint.Name) is null)
@@ -231,7 +232,7 @@ public sealed class WaypointHost : IAsyncDisposable
     /// This process's workload. From a file a missing one is a mistake (fail at once); from the API it is usually
     /// our own pod not yet Running with an IP when we start, so wait for it rather than crash-loop.
     /// </summary>
-    private async Task<Workload> FindOwnWorkloadAsync(ConfigStore store)
+    private async Task<Workload> FindOwnWorkloadAsync(ConfigStore store, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.StartNew();
         var logged = false;
@@ -246,7 +247,7 @@ public sealed class WaypointHost : IAsyncDisposable
                 _log.LogInformation("waiting for workload {Workload} (this pod) to be Running with an IP in the API", _options.Workload);
                 logged = true;
             }
-            await Task.Delay(200).ConfigureAwait(false);
+            await Task.Delay(200, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -67,7 +67,7 @@ public sealed class KubernetesSource : IAsyncDisposable
     /// <paramref name="store"/>, and wait for every resource's first list.
     /// </summary>
     /// <exception cref="KubernetesUnavailableException">No configuration, or no initial sync within <paramref name="syncTimeout"/>; the message says which.</exception>
-    public static async Task<KubernetesSource> ConnectAsync(string? kubeconfig, ConfigStore store, ILogger logger, TimeSpan syncTimeout)
+    public static async Task<KubernetesSource> ConnectAsync(string? kubeconfig, ConfigStore store, ILogger logger, TimeSpan syncTimeout, CancellationToken cancellationToken = default)
     {
         KubernetesSource source;
         try
@@ -81,7 +81,12 @@ public sealed class KubernetesSource : IAsyncDisposable
         await source.StartAsync().ConfigureAwait(false);
         try
         {
-            await source.WaitForInitialSyncAsync().WaitAsync(syncTimeout).ConfigureAwait(false);
+            await source.WaitForInitialSyncAsync().WaitAsync(syncTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await source.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
         catch (TimeoutException)
         {

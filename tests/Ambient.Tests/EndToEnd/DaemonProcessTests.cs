@@ -84,6 +84,29 @@ public sealed class DaemonProcessTests : IDisposable
     }
 
     [Fact]
+    public async Task Sigterm_while_waiting_for_the_Kubernetes_API_stops_at_once()
+    {
+        // Nothing listens on port 1: the daemon would retry its lists for a minute before giving up.
+        var kubeconfig = Path.Combine(_dir, "kubeconfig");
+        File.WriteAllText(kubeconfig, """
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: c, cluster: {server: "http://127.0.0.1:1"}}]
+            contexts: [{name: c, context: {cluster: c, user: u}}]
+            current-context: c
+            users: [{name: u, user: {token: t}}]
+            """);
+        using var daemon = DaemonProcess.Start("--kubeconfig", kubeconfig, "--node", "n1", "--state-dir", _dir, "--metrics", "off", "--admin", "off",
+            "--readiness", "off", "--log-format", "text");
+        await daemon.WaitForOutputAsync("list failed");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        daemon.Signal("TERM");
+        Assert.Equal(0, await daemon.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed.TotalSeconds:F1} s to stop");
+        Assert.Contains("stopped while starting", daemon.Output);
+    }
+
+    [Fact]
     public async Task Runs_on_a_config_file_becomes_ready_reloads_and_stops_on_sigterm()
     {
         var a = new TestWorkload("sleep", "local", "sleep");
