@@ -383,101 +383,122 @@ public sealed partial class RequestPipeline(WaypointRuntime runtime, HboneForwar
         // An HTTP/1.1 request needs a connection to itself, so it takes one of the service's connection slots and
         // waits as pending when all are taken. HTTP/2 multiplexes: its connections are capped when they open.
         bool http1 = !HboneForwarder.UsesHttp2(context, protocol);
-
-        for (int attempt = 1; ; attempt++)
+        // http.maxRetries bounds the retries in flight to the service (Envoy's retry circuit breaker): a retry takes
+        // a lease when it is decided and holds it through its backoff and attempt. Without one the answer at hand stands.
+        CircuitLease? decidedRetry = null, runningRetry = null;
+        bool TakeRetry()
         {
-            outcome.Attempts = attempt;
-            if (attempt > 1)
-            {
-                // Between attempts no connection slot is held: the backoff does not keep others waiting.
-                if (!await BackoffAsync(context, retry.Backoff(attempt - 1, Random.Shared), requestTimeout, outcome).ConfigureAwait(false)) return;
-                body?.Rewind();
-                KeepBodyLimitsOpen(context);
-            }
-            if (http1)
-            {
-                bool granted;
-                try
-                {
-                    granted = await connections.TryAcquireSlotAsync(requestTimeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (requestTimeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
-                {
-                    await outcome.AnswerAsync(context, 504, "UT", "upstream request timeout").ConfigureAwait(false);
-                    return;
-                }
-                if (!granted)
-                {
-                    await OverflowAsync(context, outcome).ConfigureAwait(false);
-                    return;
-                }
-            }
-            try
-            {
-                var pick = Pick(endpoints, outlier, state);
-                var upstream = Upstream(pick, protocol);
-                outcome.Destination = pick.Workload;
-                outcome.Upstream = upstream.Address;
-                using var inFlight = runtime.Begin(pick);
-                // Disposed before the slot is released: the connection it used is idle by the time the slot is free.
-                using var connectionUse = connections.BeginAttempt(upstream.Address, http2: !http1);
-                var endpointKey = pick.Workload.Uid; // outlier detection is per service host, where a workload is one endpoint
+            if (decidedRetry is not null) return true;
+            decidedRetry = breaker.TryEnter(CircuitResource.Retry);
+            if (decidedRetry is null) outcome.Detail = "retry overflow (maxRetries)";
+            return decidedRetry is not null;
+        }
 
-                var transformer = new AttemptTransformer(plan, status => attempt <= retry.Retries && Replayable() && retry.ShouldRetry(attempt, status), body);
-                using var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(requestTimeout.Token);
-                if (timeouts.AttemptBudget(Stopwatch.GetElapsedTime(attemptStart)) is { } budget) attemptTimeout.CancelAfter(budget);
-                var error = await forwarder.ForwardAsync(context, client, upstream, transformer: transformer, cancellationToken: attemptTimeout.Token).ConfigureAwait(false);
-
-                if (requestTimeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        try
+        {
+            for (int attempt = 1; ; attempt++)
+            {
+                outcome.Attempts = attempt;
+                if (attempt > 1)
                 {
-                    outcome.Flags = "UT";
-                    if (!context.Response.HasStarted)
-                        await outcome.AnswerAsync(context, 504, "UT", "upstream request timeout").ConfigureAwait(false);
-                    return;
+                    runningRetry?.Dispose();
+                    runningRetry = decidedRetry;
+                    decidedRetry = null;
+                    // Between attempts no connection slot is held: the backoff does not keep others waiting.
+                    if (!await BackoffAsync(context, retry.Backoff(attempt - 1, Random.Shared), requestTimeout, outcome).ConfigureAwait(false)) return;
+                    body?.Rewind();
+                    KeepBodyLimitsOpen(context);
                 }
-                if (transformer.HeldStatus is { } held)
+                if (http1)
                 {
-                    outlier.ReportStatus(endpointKey, held);
-                    ResetResponse(context);
-                    if (!Replayable())
+                    bool granted;
+                    try
                     {
-                        // The body outgrew the buffer after the answer was held back: the answer stands (its body is lost).
-                        context.Response.StatusCode = held;
-                        outcome.Detail = "request body too large to retry";
+                        granted = await connections.TryAcquireSlotAsync(requestTimeout.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (requestTimeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+                    {
+                        await outcome.AnswerAsync(context, 504, "UT", "upstream request timeout").ConfigureAwait(false);
                         return;
                     }
-                    outcome.Detail = $"retrying after {held}";
-                    continue;
+                    if (!granted)
+                    {
+                        await OverflowAsync(context, outcome).ConfigureAwait(false);
+                        return;
+                    }
                 }
-                if (error == ForwarderError.None)
+                try
                 {
-                    outlier.ReportStatus(endpointKey, context.Response.StatusCode);
-                    if (context.Response.StatusCode >= 500 && attempt > 1 && retry.ShouldRetry(attempt - 1, context.Response.StatusCode)) outcome.Flags = "URX";
+                    var pick = Pick(endpoints, outlier, state);
+                    var upstream = Upstream(pick, protocol);
+                    outcome.Destination = pick.Workload;
+                    outcome.Upstream = upstream.Address;
+                    using var inFlight = runtime.Begin(pick);
+                    // Disposed before the slot is released: the connection it used is idle by the time the slot is free.
+                    using var connectionUse = connections.BeginAttempt(upstream.Address, http2: !http1);
+                    var endpointKey = pick.Workload.Uid; // outlier detection is per service host, where a workload is one endpoint
+
+                    var transformer = new AttemptTransformer(plan, status => attempt <= retry.Retries && Replayable() && retry.ShouldRetry(attempt, status) && TakeRetry(), body);
+                    using var attemptTimeout = CancellationTokenSource.CreateLinkedTokenSource(requestTimeout.Token);
+                    if (timeouts.AttemptBudget(Stopwatch.GetElapsedTime(attemptStart)) is { } budget) attemptTimeout.CancelAfter(budget);
+                    var error = await forwarder.ForwardAsync(context, client, upstream, transformer: transformer, cancellationToken: attemptTimeout.Token).ConfigureAwait(false);
+
+                    if (requestTimeout.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+                    {
+                        outcome.Flags = "UT";
+                        if (!context.Response.HasStarted)
+                            await outcome.AnswerAsync(context, 504, "UT", "upstream request timeout").ConfigureAwait(false);
+                        return;
+                    }
+                    if (transformer.HeldStatus is { } held)
+                    {
+                        outlier.ReportStatus(endpointKey, held);
+                        ResetResponse(context);
+                        if (!Replayable())
+                        {
+                            // The body outgrew the buffer after the answer was held back: the answer stands (its body is lost).
+                            context.Response.StatusCode = held;
+                            outcome.Detail = "request body too large to retry";
+                            return;
+                        }
+                        outcome.Detail = $"retrying after {held}";
+                        continue;
+                    }
+                    if (error == ForwarderError.None)
+                    {
+                        outlier.ReportStatus(endpointKey, context.Response.StatusCode);
+                        if (context.Response.StatusCode >= 500 && attempt > 1 && retry.ShouldRetry(attempt - 1, context.Response.StatusCode)) outcome.Flags = "URX";
+                        return;
+                    }
+                    // The upstream could not be reached (or broke before answering).
+                    bool beforeResponse = !context.Response.HasStarted;
+                    if (error is ForwarderError.Request or ForwarderError.RequestTimedOut)
+                        outlier.ReportConnectFailure(endpointKey);
+                    if (beforeResponse && Replayable() && error is ForwarderError.Request && retry.ShouldRetryConnectFailure(attempt) && TakeRetry())
+                    {
+                        ResetResponse(context);
+                        outcome.Detail = $"retrying after {error}";
+                        continue;
+                    }
+                    if (attemptTimeout.IsCancellationRequested && beforeResponse)
+                    {
+                        await outcome.AnswerAsync(context, 504, "UT", "upstream request timeout").ConfigureAwait(false);
+                        return;
+                    }
+                    outcome.Flags = error is ForwarderError.Request ? "UF" : "UC";
+                    outcome.Detail = context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? error.ToString();
                     return;
                 }
-                // The upstream could not be reached (or broke before answering).
-                bool beforeResponse = !context.Response.HasStarted;
-                if (error is ForwarderError.Request or ForwarderError.RequestTimedOut)
-                    outlier.ReportConnectFailure(endpointKey);
-                if (beforeResponse && Replayable() && error is ForwarderError.Request && retry.ShouldRetryConnectFailure(attempt))
+                finally
                 {
-                    ResetResponse(context);
-                    outcome.Detail = $"retrying after {error}";
-                    continue;
+                    if (http1) connections.ReleaseSlot();
                 }
-                if (attemptTimeout.IsCancellationRequested && beforeResponse)
-                {
-                    await outcome.AnswerAsync(context, 504, "UT", "upstream request timeout").ConfigureAwait(false);
-                    return;
-                }
-                outcome.Flags = error is ForwarderError.Request ? "UF" : "UC";
-                outcome.Detail = context.Features.Get<IForwarderErrorFeature>()?.Exception?.Message ?? error.ToString();
-                return;
             }
-            finally
-            {
-                if (http1) connections.ReleaseSlot();
-            }
+        }
+        finally
+        {
+            runningRetry?.Dispose();
+            decidedRetry?.Dispose();
         }
     }
 
