@@ -66,9 +66,17 @@ public static class HboneHttpClient
         bool http2 = context.InitialRequestMessage is { Version.Major: >= 2, VersionPolicy: not HttpVersionPolicy.RequestVersionOrLower };
         var counted = limiter is null ? null : await limiter.OpenAsync(endpoint.Address, http2, ct).ConfigureAwait(false);
         Http2Stream tunnel;
+        var timeout = limiter?.ConnectTimeout;
+        using var connectTimeout = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(ct);
+        connectTimeout?.CancelAfter(timeout!.Value);
         try
         {
-            tunnel = await hbone.ConnectAsync(request, ct).ConfigureAwait(false);
+            tunnel = await hbone.ConnectAsync(request, connectTimeout?.Token ?? ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (connectTimeout is { IsCancellationRequested: true } && !ct.IsCancellationRequested)
+        {
+            counted?.Close();
+            throw new HboneConnectException($"HBONE connect to {endpoint.Address} via {endpoint.HboneEndpoint} timed out after {timeout!.Value.TotalMilliseconds:0} ms (connectTimeout)");
         }
         catch
         {

@@ -37,7 +37,7 @@ public sealed class CircuitBreaker
     {
         _limits = LimitsOf(settings);
         settings ??= new ConnectionPoolSettings();
-        Connections = new ConnectionLimiter(settings.MaxConnections, settings.MaxPendingRequests);
+        Connections = new ConnectionLimiter(settings.MaxConnections, settings.MaxPendingRequests) { ConnectTimeout = settings.ConnectTimeout };
     }
 
     /// <summary><c>tcp.maxConnections</c> and <c>http.http1MaxPendingRequests</c>: upstream connections and the requests waiting for one.</summary>
@@ -48,6 +48,7 @@ public sealed class CircuitBreaker
         _limits = LimitsOf(settings);
         settings ??= new ConnectionPoolSettings();
         Connections.UpdateLimits(settings.MaxConnections, settings.MaxPendingRequests);
+        Connections.ConnectTimeout = settings.ConnectTimeout;
     }
 
     public int Count(CircuitResource resource) => Volatile.Read(ref _counts[(int)resource]);

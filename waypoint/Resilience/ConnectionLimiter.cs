@@ -55,6 +55,18 @@ public sealed class ConnectionLimiter
     }
 
     public int MaxConnections => _maxConnections;
+
+    /// <summary>
+    /// <c>tcp.connectTimeout</c>: how long opening a tunnel to one of the service's pods may take (TCP, mutual TLS
+    /// and the CONNECT answer, or the wait for a pooled HBONE connection being set up); null = the HTTP client's own.
+    /// </summary>
+    public TimeSpan? ConnectTimeout
+    {
+        get => Volatile.Read(ref _connectTimeoutTicks) is var t and > 0 ? TimeSpan.FromTicks(t) : null;
+        set => Volatile.Write(ref _connectTimeoutTicks, value is { Ticks: > 0 } v ? v.Ticks : 0);
+    }
+
+    private long _connectTimeoutTicks;
     public int MaxPendingRequests => _maxPending;
 
     /// <summary>Upstream connections open (or being opened) now.</summary>

@@ -156,6 +156,17 @@ public class ResilienceCircuitBreakerTests
     }
 
     [Fact]
+    public void ConnectTimeout_FollowsTheConfig()
+    {
+        var breaker = new CircuitBreaker(new ConnectionPoolSettings { ConnectTimeout = TimeSpan.FromSeconds(2) });
+        Assert.Equal(TimeSpan.FromSeconds(2), breaker.Connections.ConnectTimeout);
+        breaker.UpdateLimits(new ConnectionPoolSettings { ConnectTimeout = TimeSpan.FromMilliseconds(250) });
+        Assert.Equal(TimeSpan.FromMilliseconds(250), breaker.Connections.ConnectTimeout);
+        breaker.UpdateLimits(null); // the DestinationRule went away: the HTTP client's own timeout again
+        Assert.Null(breaker.Connections.ConnectTimeout);
+    }
+
+    [Fact]
     public void LoweredLimit_RefusesNewEntriesOnly()
     {
         var breaker = new CircuitBreaker(new ConnectionPoolSettings { MaxRequests = 5 });
