@@ -45,9 +45,7 @@ public sealed partial class RequestPipeline(WaypointRuntime runtime, HboneForwar
         var snapshot = state.Snapshot;
         var tunnel = context.Features.Get<IHboneTunnelFeature>();
         var outcome = new RequestOutcome();
-        // Chunked and HTTP/2 bodies have no Content-Length to go by: count what passes.
-        var responseBody = new CountingStream(context.Response.Body);
-        context.Response.Body = responseBody;
+        // Chunked and HTTP/2 bodies have no Content-Length to go by: count what passes (responses: see AttemptTransformer).
         CountingStream? requestBody = null;
         if (context.Request.ContentLength is null && HasBody(context) && !IsUpgrade(context))
         {
@@ -80,7 +78,8 @@ public sealed partial class RequestPipeline(WaypointRuntime runtime, HboneForwar
             series.Requests.Inc();
             series.DurationMilliseconds.Observe(elapsed.TotalMilliseconds);
             series.RequestBytes.Observe(requestBody?.Count ?? context.Request.ContentLength ?? 0);
-            series.ResponseBytes.Observe(responseBody.Count);
+            series.ResponseBytes.Observe(context.Response.Body is CountingStream counted ? counted.Count
+                : HttpMethods.IsHead(context.Request.Method) ? 0 : context.Response.ContentLength ?? 0);
             RequestLog.Completed(accessLog, context.Request.Method, context.Request.Path.Value ?? "/", context.Request.Protocol,
                 status, outcome.Flags, tunnel?.SourceIdentity, tunnel?.OriginalClient?.ToString(), outcome.Service?.Hostname,
                 outcome.Upstream?.ToString(), outcome.Route, outcome.Attempts, (long)elapsed.TotalMilliseconds, outcome.Detail,
