@@ -66,7 +66,8 @@ public static class HboneHttpClient
         bool http2 = context.InitialRequestMessage is { Version.Major: >= 2, VersionPolicy: not HttpVersionPolicy.RequestVersionOrLower };
         var counted = limiter is null ? null : await limiter.OpenAsync(endpoint.Address, http2, ct).ConfigureAwait(false);
         Http2Stream tunnel;
-        var timeout = limiter?.ConnectTimeout;
+        // CancelAfter takes at most ~49 days; a longer connectTimeout means "none of our own".
+        var timeout = limiter?.ConnectTimeout is { } t && t < TimeSpan.FromDays(1) ? t : (TimeSpan?)null;
         using var connectTimeout = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(ct);
         connectTimeout?.CancelAfter(timeout!.Value);
         try

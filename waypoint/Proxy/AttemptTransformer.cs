@@ -65,8 +65,9 @@ internal sealed class AttemptTransformer(ForwardPlan? plan, Func<int, bool> retr
         var copy = await Default.TransformResponseAsync(context, proxyResponse, cancellationToken).ConfigureAwait(false);
         // istio_response_bytes: a body without Content-Length is counted as it is copied; the rest go by the header
         // (no stream wrapper, the common case).
-        if (copy && context.Response.ContentLength is null && context.Response.Body is not Telemetry.CountingStream)
-            context.Response.Body = new Telemetry.CountingStream(context.Response.Body);
+        if (copy && context.Response.ContentLength is null
+            && context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>() is { } bodyFeature and not Telemetry.CountingResponseBody)
+            context.Features.Set<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>(new Telemetry.CountingResponseBody(bodyFeature));
         if (plan is not null && !plan.ResponseHeaders.IsEmpty)
             HttpRoutePlanner.ApplyResponseHeaders(plan, context.Response.Headers);
         return copy;

@@ -78,7 +78,7 @@ public sealed partial class RequestPipeline(WaypointRuntime runtime, HboneForwar
             series.Requests.Inc();
             series.DurationMilliseconds.Observe(elapsed.TotalMilliseconds);
             series.RequestBytes.Observe(requestBody?.Count ?? context.Request.ContentLength ?? 0);
-            series.ResponseBytes.Observe(context.Response.Body is CountingStream counted ? counted.Count
+            series.ResponseBytes.Observe(context.Features.Get<IHttpResponseBodyFeature>() is CountingResponseBody counted ? counted.Counter.Count
                 : HttpMethods.IsHead(context.Request.Method) ? 0 : context.Response.ContentLength ?? 0);
             RequestLog.Completed(accessLog, context.Request.Method, context.Request.Path.Value ?? "/", context.Request.Protocol,
                 status, outcome.Flags, tunnel?.SourceIdentity, tunnel?.OriginalClient?.ToString(), outcome.Service?.Hostname,
